@@ -1,0 +1,1 @@
+"""Drift throughput benchmark against the reference registry; see bench/README.md."""

@@ -1,0 +1,1 @@
+"""``driftctl`` subcommand groups, one module each (registered in ``drift.cli.driftctl``)."""

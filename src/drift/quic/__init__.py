@@ -1,0 +1,1 @@
+"""Drift quic package."""

@@ -1,0 +1,1 @@
+"""Drift registry package."""

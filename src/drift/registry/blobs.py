@@ -1,0 +1,87 @@
+"""Blobs: the global content-addressed store and each repository's view of it.
+
+A blob belongs to a repository when the repository links it, as a layer (``_layers``) or as a
+manifest revision; data is stored once under ``blobs/`` whatever the number of repositories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drift.oci.digest import Digest
+from drift.oci.errors import ErrorCode, RegistryError
+from drift.registry.links import read_link, write_link
+from drift.storage import layout
+from drift.storage.driver import PathNotFoundError, StorageDriver
+
+__all__ = ["BlobLocation", "BlobStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlobLocation:
+    digest: Digest
+    size: int
+    local_path: str | None  # for sendfile
+    storage_path: str
+
+
+class BlobStore:
+    def __init__(self, driver: StorageDriver) -> None:
+        self.driver = driver
+
+    async def size(self, digest: Digest) -> int | None:
+        try:
+            return (await self.driver.stat(layout.blob_data(digest))).size
+        except PathNotFoundError:
+            return None
+
+    async def get(self, digest: Digest) -> bytes:
+        return await self.driver.get_content(layout.blob_data(digest))
+
+    async def put(self, digest: Digest, data: bytes) -> None:
+        """Store small content (manifests) atomically, once."""
+        if await self.size(digest) is None:
+            await self.driver.put_content(layout.blob_data(digest), data)
+
+    async def ingest(self, upload_data: str, digest: Digest) -> None:
+        """Move verified, durable upload data into place; identical blobs are stored once."""
+        if await self.size(digest) is None:
+            await self.driver.move(upload_data, layout.blob_data(digest))
+        else:
+            await self.driver.delete(upload_data)
+
+    # -- repository view -------------------------------------------------------------------
+
+    async def is_linked(self, name: str, digest: Digest) -> bool:
+        paths = layout.RepositoryPaths(name)
+        for link in (paths.layer_link(digest), paths.revision_link(digest)):
+            if await read_link(self.driver, link) == digest:
+                return True
+        return False
+
+    async def locate(self, name: str, digest: Digest) -> BlobLocation:
+        """The blob as ``name`` sees it; BLOB_UNKNOWN unless linked there and present."""
+        if not await self.is_linked(name, digest):
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+        size = await self.size(digest)
+        if size is None:
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+        path = layout.blob_data(digest)
+        return BlobLocation(digest, size, self.driver.local_path(path), path)
+
+    async def link_layer(self, name: str, digest: Digest) -> None:
+        await write_link(self.driver, layout.RepositoryPaths(name).layer_link(digest), digest)
+
+    async def unlink_layer(self, name: str, digest: Digest) -> None:
+        link = layout.RepositoryPaths(name).layer_link(digest)
+        try:
+            await self.driver.delete(link.rsplit("/", 1)[0])
+        except PathNotFoundError:
+            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)}) from None
+
+    async def mount(self, name: str, source: str, digest: Digest) -> bool:
+        """Cross-repository mount: link ``source``'s blob into ``name`` when it is there."""
+        if not await self.is_linked(source, digest) or await self.size(digest) is None:
+            return False
+        await self.link_layer(name, digest)
+        return True

@@ -1,0 +1,53 @@
+"""``drift serve``: start the registry with the given settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from drift.config.settings import AuthMode, Settings
+from drift.server.secret import load_secret
+from drift.server.supervisor import bind_socket, supervise
+from drift.server.worker import run_worker
+
+__all__ = ["serve", "worker_count"]
+
+_log = logging.getLogger("drift")
+
+
+def worker_count(settings: Settings) -> int:
+    return settings.server.workers or os.cpu_count() or 1
+
+
+def serve(settings: Settings) -> int:
+    if settings.auth.mode is AuthMode.NONE:
+        _log.warning(
+            "AUTH IS OFF (auth.mode = none): anyone who can reach %s:%d can read, push and "
+            "delete every repository",
+            settings.server.bind_host,
+            settings.server.bind_port,
+        )
+    settings.storage.fs_root.mkdir(parents=True, exist_ok=True)
+    secret = load_secret(settings.server.secret, settings.storage.fs_root)
+    workers = worker_count(settings)
+    host, port = settings.server.bind_host, settings.server.bind_port
+    try:
+        sockets = [bind_socket(host, port, reuse_port=workers > 1)]
+        port = sockets[0].getsockname()[1]  # port 0: every worker shares the one picked
+        sockets += [bind_socket(host, port, reuse_port=True) for _ in range(workers - 1)]
+    except OSError as exc:
+        _log.error("cannot listen on %s:%d: %s", host, port, exc.strerror or exc)
+        return 1
+    _log.info(
+        "drift registry API on %s://%s:%d (storage %s)",
+        "https" if settings.server.tls_cert else "http",
+        host,
+        port,
+        settings.storage.fs_root.resolve(),
+    )
+    if workers == 1:
+        with sockets[0]:
+            run_worker(settings, sockets[0], secret, 0, None)
+        _log.info("stopped")
+        return 0
+    return supervise(settings, secret, sockets)

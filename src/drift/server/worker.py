@@ -1,0 +1,78 @@
+"""One serving process: an event loop (uvloop when installed) running the HTTP transport."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from typing import Final
+
+from drift.config.settings import Settings
+from drift.registry.purge import purge_uploads
+from drift.server.app import build_application, tls_context
+from drift.storage import executor
+from drift.storage.driver import StorageDriver
+from drift.transports.aiohttp_adapter import AiohttpTransport
+
+__all__ = ["run_worker"]
+
+_log = logging.getLogger(__name__)
+_PURGE_INTERVAL: Final = 3600.0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    try:
+        import uvloop  # noqa: PLC0415 - optional accelerator
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+def run_worker(
+    settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
+) -> None:
+    """Serve on ``sock`` until SIGTERM/SIGINT or until the supervisor (``parent_fd``) dies."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(settings, sock, secret, index, parent_fd))
+    executor.shutdown(wait=False)
+
+
+async def _purge_periodically(driver: StorageDriver, age: dt.timedelta) -> None:
+    while True:
+        try:
+            await purge_uploads(driver, age)
+        except Exception:
+            _log.exception("upload purge failed")
+        await asyncio.sleep(_PURGE_INTERVAL)
+
+
+async def _serve(
+    settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
+) -> None:
+    loop = asyncio.get_running_loop()
+    app = build_application(settings, secret)
+    transport = AiohttpTransport(app.dispatcher, tls_context(settings))
+    await transport.start(sock)
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if parent_fd is not None:
+        loop.add_reader(parent_fd, stop.set)  # EOF: the supervisor is gone
+    purger: asyncio.Task[None] | None = None
+    if index == 0:  # one purger per deployment node is enough
+        age = dt.timedelta(seconds=settings.registry.upload_purge_age_seconds)
+        purger = loop.create_task(_purge_periodically(app.registry.driver, age))
+    _log.debug("worker %d (pid %d) serving", index, os.getpid())
+    await stop.wait()
+    app.probes.draining = True
+    if purger is not None:
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
+    await transport.stop()
+    await app.registry.driver.close()

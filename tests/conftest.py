@@ -1,0 +1,20 @@
+"""Fixtures shared by every test package; the machinery lives in tests/support."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.support.skopeo import Skopeo
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> random.Random:
+    """Random content that differs per test but is reproducible from the test's id."""
+    return random.Random(request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def skopeo(tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
+    return Skopeo.locate(tmp_path_factory.mktemp("skopeo-tmp"))
