@@ -111,14 +111,8 @@ def image_manifest(
     artifact_type: str | None = None,
     annotations: Mapping[str, str] | None = None,
 ) -> bytes:
-    document: dict[str, Any] = {
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "config": dict(config),
-        "layers": [dict(layer) for layer in layers],
-        **_optional_fields(subject, artifact_type, annotations),
-    }
-    return json.dumps(document, indent=2).encode()
+    content = {"config": dict(config), "layers": [dict(layer) for layer in layers]}
+    return _document(media_type, content, subject, artifact_type, annotations)
 
 
 def index_manifest(
@@ -129,10 +123,21 @@ def index_manifest(
     artifact_type: str | None = None,
     annotations: Mapping[str, str] | None = None,
 ) -> bytes:
+    content = {"manifests": [dict(item) for item in manifests]}
+    return _document(media_type, content, subject, artifact_type, annotations)
+
+
+def _document(
+    media_type: str,
+    content: dict[str, Any],
+    subject: Mapping[str, Any] | None,
+    artifact_type: str | None,
+    annotations: Mapping[str, str] | None,
+) -> bytes:
     document: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": media_type,
-        "manifests": [dict(item) for item in manifests],
+        **content,
         **_optional_fields(subject, artifact_type, annotations),
     }
     return json.dumps(document, indent=2).encode()
