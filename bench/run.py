@@ -24,6 +24,7 @@ from tests.support.servers import RunningRegistry, free_port, start_drift, start
 from bench import report
 from bench.blobs import BlobSource, durable_write_mb_per_s, sha256_mb_per_s
 from bench.nginx import start_nginx
+from bench.overhead import run_ops_overhead
 from bench.phases import Endpoint, Workload, log
 from bench.procstat import RssSampler
 from bench.report import DRIFT, NGINX, Results, Sample
@@ -136,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="drift-bench-", dir=settings.tmp_dir))
     try:
+        if settings.ops_overhead:
+            run_ops_overhead(settings, scratch)
+            return 0
         _run(settings, results, scratch)
     finally:
         if settings.keep:

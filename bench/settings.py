@@ -33,6 +33,7 @@ class Settings:
     tmp_dir: Path
     drift_env: dict[str, str]
     keep: bool
+    ops_overhead: bool = False
 
 
 def parse_size(text: str) -> int:
@@ -86,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         help="extra environment for Drift (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--ops-overhead",
+        action="store_true",
+        help="only measure what metrics + access log cost on manifest GET (on vs off)",
+    )
     return parser
 
 
@@ -108,4 +114,5 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         tmp_dir=args.tmp_dir,
         drift_env=dict(args.drift_env),
         keep=args.keep,
+        ops_overhead=args.ops_overhead,
     )

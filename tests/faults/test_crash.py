@@ -4,24 +4,21 @@ and upload sessions survive an orderly restart."""
 
 from __future__ import annotations
 
-import hashlib
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults.conftest import DriftOnDisk
-from tests.support.oci import digest_of, random_bytes
-from tests.support.rawhttp import HttpClient, Reply, chunks_of, with_query
-from tests.support.registry import (
-    OCTETS,
-    PushedImage,
-    RegistryApi,
-    assert_error,
-    upload_offset_from,
+from tests.support.interrupted import (
+    StalledBody,
+    resume_or_restart,
+    sha256_of_blob,
+    stream_in_background,
 )
+from tests.support.oci import digest_of, random_bytes
+from tests.support.rawhttp import Reply, with_query
+from tests.support.registry import OCTETS, PushedImage, RegistryApi, assert_error
 from tests.support.storage import V2, blob_data
 
 pytestmark = pytest.mark.faults
@@ -34,77 +31,6 @@ SENT_BEFORE_KILL = 16 * MIB
 def blob_files(root: Path) -> set[Path]:
     blobs = root / V2 / "blobs"
     return {path for path in blobs.rglob("*") if path.is_file()} if blobs.exists() else set()
-
-
-class StalledBody:
-    """A request body that stops after ``limit`` bytes until released (or the server dies)."""
-
-    def __init__(self, data: bytes, limit: int) -> None:
-        self.data = data
-        self.limit = limit
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def __iter__(self) -> Iterator[bytes]:
-        sent = 0
-        for chunk in chunks_of(self.data, MIB):
-            if sent >= self.limit and not self.reached.is_set():
-                self.reached.set()
-                self.release.wait(60)
-            yield chunk
-            sent += len(chunk)
-
-
-def stream_in_background(
-    url: str, method: str, target: str, body: StalledBody
-) -> tuple[threading.Thread, list[Reply | BaseException]]:
-    outcome: list[Reply | BaseException] = []
-
-    def run() -> None:
-        with HttpClient(url) as http:
-            try:
-                outcome.append(
-                    http.request(
-                        method, target, body=body, content_length=len(body.data), headers=OCTETS
-                    )
-                )
-            except Exception as error:  # the server dies mid-request: that is the point
-                outcome.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def sha256_of_blob(http: HttpClient, repo: str, digest: str) -> str:
-    reply = http.get(f"/v2/{repo}/blobs/{digest}")
-    assert reply.status == 200, str(reply)
-    return f"sha256:{hashlib.sha256(reply.body).hexdigest()}"
-
-
-def resume_or_restart(http: HttpClient, repo: str, location: str, data: bytes) -> str:
-    """Finish an interrupted upload as a client would; returns how it was finished."""
-    digest = digest_of(data)
-    status = http.get(location)
-    if status.status == 404:
-        assert_error(status, 404, "BLOB_UPLOAD_UNKNOWN")
-        RegistryApi(http).push_blob(repo, data)
-        return "restarted"
-    assert status.status == 204, str(status)
-    offset = upload_offset_from(status)
-    assert offset <= SENT_BEFORE_KILL + MIB, f"server claims bytes it never got:\n{status}"
-    location = status.header("Location") or location
-    reply = http.patch(
-        location,
-        body=data[offset:],
-        headers={**OCTETS, "Content-Range": f"{offset}-{len(data) - 1}"},
-    )
-    assert reply.status == 202, str(reply)
-    assert reply.header("Range") == f"0-{len(data) - 1}", str(reply)
-    reply = http.put(with_query(reply.header("Location") or location, digest=digest))
-    assert reply.status == 201, str(reply)
-    assert reply.header("Docker-Content-Digest") == digest, str(reply)
-    return "resumed"
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT", "POST"])
@@ -150,7 +76,7 @@ def test_sigkill_during_streamed_upload(drift_on_disk: DriftOnDisk, method: str)
     if method == "POST":
         api.push_blob(repo, data)
     else:
-        resume_or_restart(http, repo, location, data)
+        resume_or_restart(http, repo, location, data, SENT_BEFORE_KILL + MIB)
     assert sha256_of_blob(http, repo, digest) == digest
     assert blob_data(drift_on_disk.root, digest).stat().st_size == len(data)
     api.assert_pullable(earlier)
@@ -178,7 +104,7 @@ def test_sigkill_between_chunks_then_resume(drift_on_disk: DriftOnDisk) -> None:
     status = http.get(location)
     assert status.status == 204, str(status)
     assert status.header("Range") == f"0-{8 * MIB - 1}", str(status)
-    assert resume_or_restart(http, repo, location, data) == "resumed"
+    assert resume_or_restart(http, repo, location, data, SENT_BEFORE_KILL + MIB) == "resumed"
     assert sha256_of_blob(http, repo, digest_of(data)) == digest_of(data)
 
 

@@ -100,10 +100,15 @@ def start_drift(
     port: int | None = None,
     env: dict[str, str] | None = None,
     log_path: Path | None = None,
+    command: list[str] | None = None,
+    inherit_env: bool = True,
+    cwd: Path | None = None,
 ) -> RunningRegistry:
+    """Drift on 127.0.0.1; ``command`` replaces ``python -m drift serve`` (e.g. a zipapp), and
+    without ``inherit_env`` it sees only the DRIFT_* variables set here and in ``env``."""
     port = port or free_port()
     server_env = {
-        **os.environ,
+        **(os.environ if inherit_env else {}),
         "DRIFT_BIND_ADDR": f"127.0.0.1:{port}",
         "DRIFT_UI_ADDR": f"127.0.0.1:{free_port()}",
         "DRIFT_FS_ROOT": str(root),
@@ -113,10 +118,11 @@ def start_drift(
         "DRIFT_LOG": "warning",
         "DRIFT_QUIC_ENABLED": "false",
         "DRIFT_MDNS_ENABLED": "false",
+        "DRIFT_DRAIN_SECONDS": "0",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "drift", "serve"]
-    return _start("drift", command, root, port, server_env, log_path)
+    command = command or [sys.executable, "-m", "drift", "serve"]
+    return _start("drift", command, root, port, server_env, log_path, cwd)
 
 
 def start_reference(
@@ -160,6 +166,7 @@ def _start(
     port: int,
     env: dict[str, str],
     log_path: Path | None,
+    cwd: Path | None = None,
 ) -> RunningRegistry:
     root.mkdir(parents=True, exist_ok=True)
     log_path = log_path or root.parent / f"{root.name}-{name}-{port}.log"
@@ -171,6 +178,7 @@ def _start(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            cwd=cwd,
         )
     registry = RunningRegistry(
         name=name,

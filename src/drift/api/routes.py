@@ -5,21 +5,26 @@ from __future__ import annotations
 from drift.api.blobs import BlobHandlers
 from drift.api.listing import ListingHandlers
 from drift.api.manifests import ManifestHandlers
+from drift.api.metrics import MetricsHandler
 from drift.api.probes import ProbeHandlers
 from drift.api.uploads import UploadHandlers
 from drift.core.dispatch import HandlerTable
+from drift.core.http import Handler
 from drift.core.routing import RouteId
 from drift.registry.service import Registry
 
 __all__ = ["build_handlers"]
 
 
-def build_handlers(registry: Registry, probes: ProbeHandlers) -> HandlerTable:
+def build_handlers(
+    registry: Registry, probes: ProbeHandlers, metrics: MetricsHandler | None = None
+) -> HandlerTable:
+    """The table; without ``metrics`` there is no ``/metrics`` route (404)."""
     blobs = BlobHandlers(registry)
     uploads = UploadHandlers(registry)
     manifests = ManifestHandlers(registry)
     listing = ListingHandlers(registry)
-    return {
+    table: dict[RouteId, dict[str, Handler]] = {
         RouteId.BASE: {"GET": probes.base, "HEAD": probes.base},
         RouteId.HEALTH: {"GET": probes.health, "HEAD": probes.health},
         RouteId.READY: {"GET": probes.ready, "HEAD": probes.ready},
@@ -41,3 +46,6 @@ def build_handlers(registry: Registry, probes: ProbeHandlers) -> HandlerTable:
             "DELETE": uploads.cancel,
         },
     }
+    if metrics is not None:
+        table[RouteId.METRICS] = {"GET": metrics.scrape, "HEAD": metrics.scrape}
+    return table

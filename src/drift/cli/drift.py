@@ -17,8 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
-        help="run the registry API, the web console and the HTTP/3 listener",
-        description="Run the registry API, the web console and the HTTP/3 listener.",
+        help="run the registry",
+        description="Run the registry API (HTTP/1.1, plus HTTPS when a certificate is set).",
     )
     add_config_option(serve)
     return parser

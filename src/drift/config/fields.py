@@ -25,6 +25,7 @@ from drift.config.values import (
     Secret,
     rust_log_level,
 )
+from drift.config.webhooks import WebhookEndpoints
 
 __all__ = [
     "AVAILABLE_AUTH_MODES",
@@ -95,6 +96,20 @@ FIELDS: Final[tuple[Field[Any], ...]] = (
     Field("server", "secret", "DRIFT_SECRET", Secret(), ("secret",)),
     Field("server", "tls_cert", "DRIFT_TLS_CERT", OptionalFile(), ("tls_cert",)),
     Field("server", "tls_key", "DRIFT_TLS_KEY", OptionalFile(), ("tls_key",)),
+    Field(
+        "server",
+        "drain_seconds",
+        "DRIFT_DRAIN_SECONDS",
+        Integer(0, 3600, "a number of seconds in 0..3600"),
+        ("drain_seconds",),
+    ),
+    Field(
+        "server",
+        "shutdown_timeout",
+        "DRIFT_SHUTDOWN_TIMEOUT",
+        Duration(),
+        ("shutdown_timeout_seconds",),
+    ),
     Field("auth", "mode", "DRIFT_AUTH", Choice(AuthMode, AVAILABLE_AUTH_MODES), ("mode",)),
     Field(
         "storage",
@@ -134,6 +149,24 @@ FIELDS: Final[tuple[Field[Any], ...]] = (
         aliases=(EnvAlias("RUST_LOG", rust_log_level),),
     ),
     Field("log", "format", "DRIFT_LOG_FORMAT", Choice(LogFormat), ("format",)),
+    Field("metrics", "enabled", "DRIFT_METRICS_ENABLED", Boolean(), ("enabled",)),
+    Field("audit", "enabled", "DRIFT_AUDIT_ENABLED", Boolean(), ("enabled",)),
+    Field("webhooks", "endpoints", "DRIFT_WEBHOOKS_ENDPOINTS", WebhookEndpoints(), ("endpoints",)),
+    Field(
+        "webhooks",
+        "queue_size",
+        "DRIFT_WEBHOOKS_QUEUE_SIZE",
+        Integer(1, 1_000_000, "an integer in 1..1000000"),
+        ("queue_size",),
+    ),
+    Field(
+        "webhooks",
+        "max_attempts",
+        "DRIFT_WEBHOOKS_MAX_ATTEMPTS",
+        Integer(1, 100, "an integer in 1..100"),
+        ("max_attempts",),
+    ),
+    Field("webhooks", "backoff", "DRIFT_WEBHOOKS_BACKOFF", Duration(), ("backoff_seconds",)),
 )
 
 SECTIONS: Final[tuple[str, ...]] = tuple(dict.fromkeys(field.section for field in FIELDS))

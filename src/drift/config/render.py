@@ -24,8 +24,13 @@ def _toml_string(text: str) -> str:
 def _toml_scalar(value: TomlScalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_scalar(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{key} = {_toml_scalar(item)}" for key, item in value.items())
+        return "{ " + pairs + " }" if pairs else "{}"
     return _toml_string(value)
 
 

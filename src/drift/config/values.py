@@ -12,7 +12,7 @@ import re
 from abc import ABC, abstractmethod
 from enum import Enum
 from pathlib import Path
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, TypeAlias, TypeVar
 
 from drift.config.errors import InvalidValueError
 
@@ -35,7 +35,8 @@ __all__ = [
     "show",
 ]
 
-TomlScalar = str | int | bool
+# What a codec dumps: a TOML scalar, or an array / inline table of them (webhook endpoints).
+TomlScalar: TypeAlias = str | int | float | bool | list["TomlScalar"] | dict[str, "TomlScalar"]
 T = TypeVar("T")
 E = TypeVar("E", bound=Enum)
 

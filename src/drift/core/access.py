@@ -55,7 +55,7 @@ def _repo(name: str, *actions: str) -> Access:
 def required_access(match: RouteMatch, req: Request) -> tuple[Access, ...]:
     """The access a matched request needs: pull to read, pull+push to write, delete to delete."""
     route, name, method = match.route, match.params.get("name", ""), req.method
-    if route in (RouteId.BASE, RouteId.HEALTH, RouteId.READY):
+    if route in (RouteId.BASE, RouteId.HEALTH, RouteId.READY, RouteId.METRICS):
         return ()
     if route is RouteId.CATALOG:
         return (Access("registry", "catalog", frozenset({"*"})),)

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import orjson
 
 from drift.core.access import AccessController, required_access
+from drift.core.context import RequestScope, request_scope
 from drift.core.http import BodyIncompleteError, Handler, Request, Response
 from drift.core.routing import RouteId, match_route
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.oci.names import validate_name
 from drift.storage.driver import StorageError
 
-__all__ = ["Dispatcher", "HandlerTable", "error_response", "json_response"]
+__all__ = ["Dispatcher", "HandlerTable", "Outcome", "error_response", "json_response"]
 
 _log = logging.getLogger(__name__)
 
@@ -32,14 +33,28 @@ def error_response(error: RegistryError) -> Response:
     return Response.data(error.status, body, "application/json; charset=utf-8", error.headers)
 
 
+@dataclass(slots=True)
+class Outcome:
+    """What dispatching learned about one request, for the access log and the metrics.
+
+    ``route`` stays None for a path outside the API; ``subject`` is the granted user (None for
+    anonymous access or when authorization failed). ``request_id`` is set by the caller.
+    """
+
+    request_id: str | None = None
+    route: RouteId | None = None
+    repository: str | None = None
+    subject: str | None = None
+
+
 class Dispatcher:
     def __init__(self, handlers: HandlerTable, access: AccessController) -> None:
         self._handlers = handlers
         self._access = access
 
-    async def __call__(self, req: Request) -> Response:
+    async def __call__(self, req: Request, outcome: Outcome | None = None) -> Response:
         try:
-            response = await self._dispatch(req)
+            response = await self._dispatch(req, outcome)
         except RegistryError as error:
             response = error_response(error)
         except BodyIncompleteError:
@@ -63,11 +78,14 @@ class Dispatcher:
             response.body = b""
         return response
 
-    async def _dispatch(self, req: Request) -> Response:
+    async def _dispatch(self, req: Request, outcome: Outcome | None) -> Response:
         match = match_route(req.path)
-        if match is None:
+        methods = None if match is None else self._handlers.get(match.route)
+        if match is None or methods is None:  # no handler table entry: a disabled endpoint
             raise RegistryError(ErrorCode.UNSUPPORTED, "unknown API endpoint", status=404)
-        methods = self._handlers.get(match.route, {})
+        if outcome is not None:
+            outcome.route = match.route
+            outcome.repository = match.params.get("name")
         handler = methods.get(req.method)
         if handler is None:
             allowed = ", ".join(sorted(methods))
@@ -78,8 +96,13 @@ class Dispatcher:
             )
         if "name" in match.params:
             validate_name(match.params["name"])
-        await self._access.authorize(req, required_access(match, req))
-        return await handler(replace(req, params=match.params))
+        grant = await self._access.authorize(req, required_access(match, req))
+        if outcome is not None:
+            outcome.subject = grant.subject
+        req = replace(req, params=match.params)
+        request_id = outcome.request_id if outcome is not None else None
+        with request_scope(RequestScope(req, grant.subject, request_id)):
+            return await handler(req)
 
 
 def json_response(

@@ -24,6 +24,7 @@ class RouteId(Enum):
     REFERRERS = "referrers"
     HEALTH = "healthz"
     READY = "readyz"
+    METRICS = "metrics"
 
 
 _NAME: Final = r"(?P<name>.+?)"
@@ -38,6 +39,7 @@ _PATTERNS: Final = (
     (RouteId.REFERRERS, re.compile(rf"^/v2/{_NAME}/referrers/(?P<digest>[^/]+)$")),
     (RouteId.HEALTH, re.compile(r"^/healthz$")),
     (RouteId.READY, re.compile(r"^/readyz$")),
+    (RouteId.METRICS, re.compile(r"^/metrics$")),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drift.events.model import NULL_SINK, EventKind, EventSink, RegistryEvent
 from drift.oci.digest import Digest
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.links import read_link, write_link
@@ -26,8 +27,9 @@ class BlobLocation:
 
 
 class BlobStore:
-    def __init__(self, driver: StorageDriver) -> None:
+    def __init__(self, driver: StorageDriver, events: EventSink = NULL_SINK) -> None:
         self.driver = driver
+        self.events = events
 
     async def size(self, digest: Digest) -> int | None:
         try:
@@ -66,6 +68,8 @@ class BlobStore:
         size = await self.size(digest)
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+        if self.events.wants(EventKind.BLOB_PULL):
+            await self.events.emit(RegistryEvent(EventKind.BLOB_PULL, name, str(digest), size=size))
         path = layout.blob_data(digest)
         return BlobLocation(digest, size, self.driver.local_path(path), path)
 
@@ -78,10 +82,15 @@ class BlobStore:
             await self.driver.delete(link.rsplit("/", 1)[0])
         except PathNotFoundError:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)}) from None
+        await self.events.emit(RegistryEvent(EventKind.BLOB_DELETE, name, str(digest)))
 
     async def mount(self, name: str, source: str, digest: Digest) -> bool:
         """Cross-repository mount: link ``source``'s blob into ``name`` when it is there."""
-        if not await self.is_linked(source, digest) or await self.size(digest) is None:
+        size = await self.size(digest) if await self.is_linked(source, digest) else None
+        if size is None:
             return False
         await self.link_layer(name, digest)
+        await self.events.emit(
+            RegistryEvent(EventKind.BLOB_MOUNT, name, str(digest), size=size, source=source)
+        )
         return True

@@ -8,6 +8,7 @@ from typing import Final
 
 import orjson
 
+from drift.events.model import NULL_SINK, EventKind, EventSink, RegistryEvent
 from drift.oci import mediatypes as mt
 from drift.oci.digest import Digest, parse_digest
 from drift.oci.errors import ErrorCode, RegistryError
@@ -59,11 +60,32 @@ def _stored_media_type(body: bytes) -> str:
     )
 
 
+def _event(
+    kind: EventKind, name: str, stored: StoredManifest, tags: tuple[str, ...]
+) -> RegistryEvent:
+    return RegistryEvent(
+        kind, name, str(stored.digest), stored.media_type, len(stored.body), tags=tags
+    )
+
+
+def _tag_set(name: str, tag: str, digest: Digest, previous: Digest | None) -> RegistryEvent:
+    return RegistryEvent(
+        EventKind.TAG_SET,
+        name,
+        str(digest),
+        tags=(tag,),
+        previous=str(previous) if previous is not None else None,
+    )
+
+
 class Manifests:
-    def __init__(self, driver: StorageDriver, blobs: BlobStore, tags: Tags) -> None:
+    def __init__(
+        self, driver: StorageDriver, blobs: BlobStore, tags: Tags, events: EventSink = NULL_SINK
+    ) -> None:
         self._driver = driver
         self._blobs = blobs
         self._tags = tags
+        self._events = events
         # Content-addressed, hence immutable: safe to cache in every process and node.
         self._content: OrderedDict[Digest, StoredManifest] = OrderedDict()
 
@@ -90,8 +112,13 @@ class Manifests:
         deletes its tags first (here and in distribution), so a live tag implies a revision.
         """
         if is_digest_reference(reference):
-            return await self.get(name, parse_digest(reference))
-        return await self.load(await self.resolve(name, reference))
+            stored = await self.get(name, parse_digest(reference))
+        else:
+            stored = await self.load(await self.resolve(name, reference))
+        if self._events.wants(EventKind.MANIFEST_PULL):
+            tags = () if is_digest_reference(reference) else (reference,)
+            await self._events.emit(_event(EventKind.MANIFEST_PULL, name, stored, tags))
+        return stored
 
     async def get(self, name: str, digest: Digest) -> StoredManifest:
         link = layout.RepositoryPaths(name).revision_link(digest)
@@ -134,8 +161,19 @@ class Manifests:
         await self._check_references(name, parsed)
         await self._blobs.put(digest, body)
         await write_link(self._driver, layout.RepositoryPaths(name).revision_link(digest), digest)
+        tag_events = self._events.wants(EventKind.TAG_SET)
+        moved: list[RegistryEvent] = []
         for tag in dict.fromkeys(tags):
+            previous = await self._tags.get(name, tag) if tag_events else None
             await self._tags.set(name, tag, digest)
+            if tag_events and previous != digest:
+                moved.append(_tag_set(name, tag, digest, previous))
+        stored = StoredManifest(digest, parsed.media_type, body)
+        await self._events.emit(
+            _event(EventKind.MANIFEST_PUSH, name, stored, tuple(dict.fromkeys(tags)))
+        )
+        for event in moved:
+            await self._events.emit(event)
         subject = parsed.subject.digest if parsed.subject is not None else None
         return PutResult(digest, subject, tuple(dict.fromkeys(extra_tags)))
 
@@ -173,15 +211,26 @@ class Manifests:
         """By tag: remove only the tag. By digest: the revision, its tags and referrer link."""
         if not is_digest_reference(reference):
             validate_tag(reference)
+            target = await self._tags.get(name, reference)
             if not await self._tags.delete(name, reference):
                 raise await self._missing(name, reference)
+            await self._events.emit(
+                RegistryEvent(
+                    EventKind.TAG_DELETE,
+                    name,
+                    str(target) if target is not None else None,
+                    tags=(reference,),
+                )
+            )
             return
         digest = parse_digest(reference)
-        await self.get(name, digest)
-        for tag in await self._tags.pointing_at(name, digest):
+        stored = await self.get(name, digest)
+        removed = await self._tags.pointing_at(name, digest)
+        for tag in removed:
             await self._tags.delete(name, tag)
         revision = layout.RepositoryPaths(name).revision_link(digest)
         try:
             await self._driver.delete(revision.rsplit("/", 1)[0])
         except PathNotFoundError:
             raise _unknown(name, reference) from None
+        await self._events.emit(_event(EventKind.MANIFEST_DELETE, name, stored, tuple(removed)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drift.config.settings import RegistrySettings
+from drift.events.model import NULL_SINK, EventSink
 from drift.oci.digest import Digest
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.blobs import BlobStore
@@ -31,8 +32,15 @@ class Registry:
     referrer_index: ReferrerIndex
 
     @classmethod
-    def create(cls, driver: StorageDriver, secret: bytes, settings: RegistrySettings) -> Registry:
-        blobs = BlobStore(driver)
+    def create(
+        cls,
+        driver: StorageDriver,
+        secret: bytes,
+        settings: RegistrySettings,
+        events: EventSink = NULL_SINK,
+    ) -> Registry:
+        """The services over ``driver``; they report what they did to ``events``."""
+        blobs = BlobStore(driver, events)
         tags = Tags(driver)
         return cls(
             driver=driver,
@@ -40,7 +48,7 @@ class Registry:
             blobs=blobs,
             uploads=Uploads(driver, blobs, UploadStateCodec(secret)),
             tags=tags,
-            manifests=Manifests(driver, blobs, tags),
+            manifests=Manifests(driver, blobs, tags, events),
             referrer_index=ReferrerIndex(driver, blobs.get),
         )
 

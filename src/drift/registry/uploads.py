@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from drift.core.http import BodyIncompleteError, RequestBody
+from drift.events.model import EventKind, RegistryEvent
 from drift.oci.digest import Digest, new_hasher
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.blobs import BlobStore
@@ -207,6 +208,9 @@ class Uploads:
             await writer.close()
         await self._blobs.link_layer(session.name, digest)
         await self._remove(session)
+        await self._blobs.events.emit(
+            RegistryEvent(EventKind.BLOB_PUSH, session.name, str(digest), size=session.size)
+        )
 
     async def cancel(self, session: UploadSession) -> None:
         writer = await self._writer(session)

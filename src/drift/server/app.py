@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from drift.api.metrics import MetricsHandler
 from drift.api.probes import ProbeHandlers
 from drift.api.routes import build_handlers
 from drift.config.settings import Settings
 from drift.core.access import AllowAll
 from drift.core.dispatch import Dispatcher
+from drift.events.bus import EventBus, build_event_bus
+from drift.logsetup import python_level
+from drift.ops.accesslog import AccessLog
+from drift.ops.instrument import Operations, track_uploads
 from drift.registry.service import Registry
 from drift.storage.factory import open_driver
+from drift.storage.instrumented import InstrumentedDriver
+
+if TYPE_CHECKING:
+    from drift.ops.metrics import Metrics
 
 __all__ = ["Application", "build_application", "tls_context"]
 
@@ -21,13 +32,38 @@ class Application:
     registry: Registry
     probes: ProbeHandlers
     dispatcher: Dispatcher
+    ops: Operations | None  # None: no metrics and no access log, nothing to pay per request
+    events: EventBus  # started and closed by the worker (webhook senders run on its loop)
+
+
+def _metrics(settings: Settings) -> Metrics | None:
+    if not settings.metrics.enabled:
+        return None
+    # Imported here: prometheus-client must see the run's multiprocess directory first.
+    from drift.ops.metrics import Metrics  # noqa: PLC0415
+
+    return Metrics()
 
 
 def build_application(settings: Settings, secret: bytes) -> Application:
-    registry = Registry.create(open_driver(settings.storage), secret, settings.registry)
+    metrics = _metrics(settings)
+    driver = open_driver(settings.storage)
+    if metrics is not None:
+        driver = InstrumentedDriver(driver, metrics)
+    events = build_event_bus(settings)
+    registry = Registry.create(driver, secret, settings.registry, events)
     probes = ProbeHandlers(registry)
-    dispatcher = Dispatcher(build_handlers(registry, probes), AllowAll())
-    return Application(registry, probes, dispatcher)
+    scrape = None if metrics is None else MetricsHandler(metrics, metrics.content_type)
+    handlers = build_handlers(registry, probes, scrape)
+    if metrics is not None:
+        handlers = track_uploads(handlers, metrics.uploads_in_progress)
+    dispatcher = Dispatcher(handlers, AllowAll())
+    level = python_level(settings.log.level)
+    access_log = AccessLog(settings.log.format, level) if level <= logging.INFO else None
+    ops = None
+    if metrics is not None or access_log is not None:
+        ops = Operations(dispatcher, metrics, access_log)
+    return Application(registry, probes, dispatcher, ops, events)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 
 from drift.config.settings import AuthMode, Settings
+from drift.ops import multiproc
 from drift.server.secret import load_secret
 from drift.server.supervisor import bind_socket, supervise
 from drift.server.worker import run_worker
@@ -45,9 +47,15 @@ def serve(settings: Settings) -> int:
         port,
         settings.storage.fs_root.resolve(),
     )
-    if workers == 1:
-        with sockets[0]:
-            run_worker(settings, sockets[0], secret, 0, None)
-        _log.info("stopped")
-        return 0
-    return supervise(settings, secret, sockets)
+    metrics_dir = multiproc.prepare() if settings.metrics.enabled else None
+    try:
+        if workers == 1:
+            with sockets[0]:
+                run_worker(settings, sockets[0], secret, 0, None)
+            _log.info("stopped")
+            return 0
+        on_exit = None if metrics_dir is None else partial(multiproc.process_dead, metrics_dir)
+        return supervise(settings, secret, sockets, on_exit)
+    finally:
+        if metrics_dir is not None:
+            multiproc.remove(metrics_dir)

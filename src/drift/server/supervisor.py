@@ -3,6 +3,11 @@
 The kernel spreads incoming connections over the workers' sockets, so every core serves. Each
 worker holds the read end of a pipe whose write end only the supervisor keeps: if the supervisor
 dies, the workers see EOF and stop instead of lingering.
+
+On SIGTERM or SIGINT the supervisor passes the signal on (workers then drain and finish their
+requests, see ``drift.server.shutdown``), closes its own copies of the listening sockets (so that
+the last worker to close one really stops listening) and SIGKILLs what still runs after
+``stop_grace_seconds``.
 """
 
 from __future__ import annotations
@@ -13,16 +18,17 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from drift.config.settings import Settings
+from drift.server.shutdown import STOP_SIGNALS, stop_grace_seconds
 from drift.server.worker import run_worker
 
 __all__ = ["bind_socket", "supervise"]
 
 _log = logging.getLogger(__name__)
-_STOP_GRACE: Final = 35.0
 _RESTART_BACKOFF: Final = 1.0
 
 
@@ -46,6 +52,7 @@ class _Workers:
     pids: dict[int, int] = field(default_factory=dict)  # pid -> worker index
     lifelines: dict[int, int] = field(default_factory=dict)  # worker index -> pipe write end
     stopping: bool = False
+    killed: bool = False
 
     def spawn(self, index: int) -> None:
         read_fd, write_fd = os.pipe()
@@ -56,8 +63,8 @@ class _Workers:
                 os.close(lifeline)
             code = 0
             try:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                for signum in STOP_SIGNALS:
+                    signal.signal(signum, signal.SIG_DFL)
                 for other, sock in enumerate(self.sockets):
                     if other != index:
                         sock.close()
@@ -79,41 +86,53 @@ class _Workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-    def reap(self, block: bool) -> tuple[int, int] | None:
-        try:
-            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if pid == 0:
-            return None
-        return pid, status
+    def stop(self, signum: int) -> None:
+        if not self.stopping:
+            self.stopping = True
+            for sock in self.sockets:
+                sock.close()
+            signal.signal(signal.SIGALRM, lambda *_: self.kill_all())
+            signal.setitimer(signal.ITIMER_REAL, stop_grace_seconds(self.settings.server))
+        self.signal_all(signum)
+
+    def kill_all(self) -> None:
+        _log.error("workers still running after the shutdown deadline: killing them")
+        self.killed = True
+        self.signal_all(signal.SIGKILL)
 
 
-def supervise(settings: Settings, secret: bytes, sockets: list[socket.socket]) -> int:
+def _reap() -> tuple[int, int] | None:
+    """The next child to exit (blocking), or None when there are none left."""
+    try:
+        return os.waitpid(-1, 0)
+    except ChildProcessError:
+        return None
+
+
+def supervise(
+    settings: Settings,
+    secret: bytes,
+    sockets: list[socket.socket],
+    on_worker_exit: Callable[[int], None] | None = None,
+) -> int:
+    """Run the workers until a stop signal; exit status 0 when they all stopped in time.
+
+    ``on_worker_exit(pid)`` runs after each worker exited (before any restart).
+    """
     workers = _Workers(settings, secret, sockets)
-
-    def on_stop(signum: int, frame: object) -> None:
-        del signum, frame
-        workers.stopping = True
-        workers.signal_all(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda received, _: workers.stop(received))
     for index in range(len(sockets)):
         workers.spawn(index)
     _log.info("serving with %d worker processes", len(sockets))
-    deadline: float | None = None
     while workers.pids:
-        reaped = workers.reap(block=not workers.stopping)
+        reaped = _reap()  # a stop signal's handler runs meanwhile; waitpid then goes on waiting
         if reaped is None:
-            if workers.stopping:
-                deadline = deadline or time.monotonic() + _STOP_GRACE
-                if time.monotonic() > deadline:
-                    workers.signal_all(signal.SIGKILL)
-                time.sleep(0.05)
-            continue
+            break
         pid, status = reaped
-        worker_index = workers.pids.pop(pid) if pid in workers.pids else None
+        worker_index = workers.pids.pop(pid, None)
+        if worker_index is not None and on_worker_exit is not None:
+            on_worker_exit(pid)
         if worker_index is None or workers.stopping:
             continue
         _log.error(
@@ -122,7 +141,8 @@ def supervise(settings: Settings, secret: bytes, sockets: list[socket.socket]) -
         time.sleep(_RESTART_BACKOFF)
         if not workers.stopping:
             workers.spawn(worker_index)
+    signal.setitimer(signal.ITIMER_REAL, 0)
     for sock in sockets:
         sock.close()
     _log.info("stopped")
-    return 0
+    return 1 if workers.killed else 0

@@ -7,7 +7,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import signal
 import socket
 from collections.abc import Callable
 from typing import Final
@@ -15,6 +14,7 @@ from typing import Final
 from drift.config.settings import Settings
 from drift.registry.purge import purge_uploads
 from drift.server.app import build_application, tls_context
+from drift.server.shutdown import StopRequest
 from drift.storage import executor
 from drift.storage.driver import StorageDriver
 from drift.transports.aiohttp_adapter import AiohttpTransport
@@ -36,7 +36,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 def run_worker(
     settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
 ) -> None:
-    """Serve on ``sock`` until SIGTERM/SIGINT or until the supervisor (``parent_fd``) dies."""
+    """Serve on ``sock`` until SIGTERM/SIGINT or until the supervisor (``parent_fd``) dies, then
+    shut down gracefully (``drift.server.shutdown``)."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(_serve(settings, sock, secret, index, parent_fd))
     executor.shutdown(wait=False)
@@ -55,14 +56,16 @@ async def _serve(
     settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
 ) -> None:
     loop = asyncio.get_running_loop()
+    stop = StopRequest()
+    stop.install(parent_fd)
     app = build_application(settings, secret)
-    transport = AiohttpTransport(app.dispatcher, tls_context(settings))
+    transport = AiohttpTransport(
+        app.dispatcher, tls_context(settings), settings.server.shutdown_timeout_seconds, app.ops
+    )
+    if app.ops is not None:
+        app.ops.start()
+    await app.events.start()
     await transport.start(sock)
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    if parent_fd is not None:
-        loop.add_reader(parent_fd, stop.set)  # EOF: the supervisor is gone
     purger: asyncio.Task[None] | None = None
     if index == 0:  # one purger per deployment node is enough
         age = dt.timedelta(seconds=settings.registry.upload_purge_age_seconds)
@@ -70,9 +73,20 @@ async def _serve(
     _log.debug("worker %d (pid %d) serving", index, os.getpid())
     await stop.wait()
     app.probes.draining = True
+    transport.begin_drain()
+    _log.info(
+        "worker %d draining for %d s, then finishing in-flight requests (at most %d s)",
+        index,
+        settings.server.drain_seconds,
+        settings.server.shutdown_timeout_seconds,
+    )
+    await stop.drain(settings.server.drain_seconds)
     if purger is not None:
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
     await transport.stop()
+    if app.ops is not None:
+        await app.ops.close()  # the last access lines and tallies
+    await app.events.close()
     await app.registry.driver.close()

@@ -13,7 +13,9 @@ from aiohttp import web
 from aiohttp.streams import StreamReader
 
 from drift.core.http import BodyIncompleteError, FileBody, Request, Response, StreamBody
+from drift.ops.instrument import Operations
 from drift.storage.executor import run_blocking
+from drift.transports.inflight import InFlight
 from drift.transports.sendfile import send_file_region
 
 __all__ = ["AiohttpTransport"]
@@ -22,26 +24,30 @@ _log = logging.getLogger(__name__)
 _READ_BUFFER: Final = 1 << 20
 _SMALL_FILE: Final = 64 * 1024  # below this a plain write is cheaper than a sendfile hand-off
 _TLS_CHUNK: Final = 1 << 20
+_CANCEL_GRACE: Final = 1.0  # after the shutdown timeout: for cancelled handlers to wind down
 
 CoreHandler = Callable[[Request], Awaitable[Response]]
 
 
 class _AiohttpBody:
-    __slots__ = ("_stream",)
+    __slots__ = ("_stream", "received")
 
     def __init__(self, stream: StreamReader) -> None:
         self._stream = stream
+        self.received = 0
 
     async def read(self, max_bytes: int) -> bytes:
         try:
-            return await self._stream.read(max_bytes)
+            data = await self._stream.read(max_bytes)
+            self.received += len(data)
+            return data
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # aiohttp reports a cut body with several exception types
             raise BodyIncompleteError(str(exc)) from exc
 
 
-def _to_core(request: web.BaseRequest) -> Request:
+def _to_core(request: web.BaseRequest, body: _AiohttpBody) -> Request:
     headers = request.headers
     scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
     if scheme not in ("http", "https"):
@@ -56,7 +62,7 @@ def _to_core(request: web.BaseRequest) -> Request:
         path=request.raw_path.split("?", 1)[0],
         query=request.query,
         headers=headers,
-        body=_AiohttpBody(request.content),
+        body=body,
         scheme=scheme,
         host=host,
         remote=request.remote,
@@ -71,18 +77,60 @@ def _read_region(path: str, offset: int, length: int) -> bytes:
 
 
 class AiohttpTransport:
-    def __init__(self, handler: CoreHandler, ssl_context: ssl.SSLContext | None) -> None:
+    def __init__(
+        self,
+        handler: CoreHandler,
+        ssl_context: ssl.SSLContext | None,
+        shutdown_timeout: float = 30.0,
+        ops: Operations | None = None,
+    ) -> None:
         self._handler = handler
+        self._ops = ops
         self._ssl = ssl_context
+        self._shutdown_timeout = shutdown_timeout
         self._runner: web.ServerRunner | None = None
+        self._draining = False
+        self._in_flight = InFlight()
+
+    def begin_drain(self) -> None:
+        """From now on every response closes its connection (``Connection: close``)."""
+        self._draining = True
+
+    async def _handle_tracked(self, request: web.BaseRequest) -> web.StreamResponse:
+        with self._in_flight.track():
+            return await self._handle(request)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        response = await self._handler(_to_core(request))
+        body = _AiohttpBody(request.content)
+        ops = self._ops
+        if ops is None:
+            out, _ = await self._respond(request, await self._handler(_to_core(request, body)))
+            return out
+        core = _to_core(request, body)
+        exchange = ops.begin(core)
+        status, sent = 499, 0  # 499: no response (the request was cancelled)
+        try:
+            response = await ops.dispatch(core, exchange)
+            status = response.status
+            out, sent = await self._respond(request, response)
+        finally:
+            ops.finish(core, exchange, status, body.received, sent)
+        return out
+
+    async def _respond(
+        self, request: web.BaseRequest, response: Response
+    ) -> tuple[web.StreamResponse, int]:
+        """Write ``response``; also return the body bytes sent (0 when the client went away)."""
         body = response.body
         if isinstance(body, bytes):
             # One write for headers and body; aiohttp keeps our Content-Length (HEAD included).
-            return web.Response(status=response.status, headers=response.headers, body=body)
+            done = web.Response(status=response.status, headers=response.headers, body=body)
+            if self._draining:
+                done.force_close()
+            return done, len(body)
         out = web.StreamResponse(status=response.status, headers=response.headers)
+        if self._draining:
+            out.force_close()
         try:
             if isinstance(body, FileBody):
                 await self._send_file(request, out, body)
@@ -94,7 +142,8 @@ class AiohttpTransport:
             _log.debug("client gone during %s %s: %s", request.method, request.path, exc)
             if request.transport is not None:
                 request.transport.close()
-        return out
+            return out, 0
+        return out, body.length
 
     async def _send_file(
         self, request: web.BaseRequest, out: web.StreamResponse, body: FileBody
@@ -133,12 +182,29 @@ class AiohttpTransport:
             await out.write(chunk)
 
     async def start(self, sock: socket.socket) -> None:
-        server = web.Server(self._handle, access_log=None, read_bufsize=_READ_BUFFER)
-        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=30.0)
+        server = web.Server(self._handle_tracked, access_log=None, read_bufsize=_READ_BUFFER)
+        self._runner = web.ServerRunner(
+            server, handle_signals=False, shutdown_timeout=_CANCEL_GRACE
+        )
         await self._runner.setup()
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl)
         await site.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        """Close the listener, give in-flight requests the shutdown timeout to finish, then close
+        every connection, cancelling what still runs.
+
+        aiohttp's own graceful shutdown stops reading from connections at once, which would
+        strand every upload in flight: the listener is closed first and requests are awaited
+        here, while their bodies still arrive.
+        """
+        if self._runner is None:
+            return
+        for site in list(self._runner.sites):
+            await site.stop()
+        if not await self._in_flight.settled(self._shutdown_timeout):
+            _log.warning(
+                "%d request(s) still running after the shutdown timeout: cancelling them",
+                self._in_flight.count,
+            )
+        await self._runner.cleanup()

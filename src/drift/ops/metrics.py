@@ -1,0 +1,176 @@
+"""Drift's Prometheus metrics, recorded cheaply on the request path and exported by ``/metrics``.
+
+The request path only adds to plain in-process tallies (a dict lookup and a few additions);
+``flush`` folds them into prometheus-client's multiprocess values (memory-mapped files shared
+with the scrape) every ``drift.ops.instrument.FLUSH_INTERVAL`` and before this process answers a
+scrape. A scrape served by any worker therefore sums every worker, each at most that old.
+
+Import this module only after ``drift.ops.multiproc.prepare`` set the directory.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from math import inf
+from typing import Final
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+__all__ = ["HTTP_BUCKETS", "STORAGE_BUCKETS", "Metrics"]
+
+HTTP_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0
+)  # fmt: skip
+STORAGE_BUCKETS: Final = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+)  # fmt: skip
+_HTTP_BOUNDS: Final = (*HTTP_BUCKETS, inf)
+_STORAGE_BOUNDS: Final = (*STORAGE_BUCKETS, inf)
+
+
+class _HttpTally:
+    __slots__ = ("buckets", "bytes_in", "bytes_out", "seconds", "statuses")
+
+    def __init__(self) -> None:
+        self.statuses: dict[int, int] = {}
+        self.buckets = [0] * len(_HTTP_BOUNDS)
+        self.seconds = 0.0
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+
+class _StorageTally:
+    __slots__ = ("buckets", "errors", "seconds")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * len(_STORAGE_BOUNDS)
+        self.seconds = 0.0
+        self.errors = 0
+
+
+def _add_observations(child: Histogram, buckets: list[int], seconds: float) -> None:
+    """Fold tallied observations into a histogram child, exactly as ``observe`` would have.
+
+    prometheus-client keeps one non-cumulative value per bucket (``_buckets``, the first bucket
+    whose bound is >= the value) and the sum (``_sum``); ``observe`` increments just those.
+    """
+    for value, count in zip(child._buckets, buckets, strict=True):
+        if count:
+            value.inc(count)
+    child._sum.inc(seconds)
+
+
+class Metrics:
+    content_type: Final = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        # registry=None: the scrape reads every process's files through MultiProcessCollector.
+        self.requests = Counter(
+            "drift_http_requests",
+            "HTTP requests answered, by route, method and status",
+            ("route", "method", "status"),
+            registry=None,
+        )
+        self.request_seconds = Histogram(
+            "drift_http_request_duration_seconds",
+            "Time from the request head to the end of the response body, by route and method",
+            ("route", "method"),
+            buckets=HTTP_BUCKETS,
+            registry=None,
+        )
+        self.request_bytes = Counter(
+            "drift_http_request_bytes",
+            "Request body bytes received, by route and method",
+            ("route", "method"),
+            registry=None,
+        )
+        self.response_bytes = Counter(
+            "drift_http_response_bytes",
+            "Response body bytes sent, by route and method",
+            ("route", "method"),
+            registry=None,
+        )
+        self.uploads_in_progress = Gauge(
+            "drift_uploads_in_progress",
+            "Upload requests (POST, PATCH, PUT of blob data) being received right now",
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.storage_seconds = Histogram(
+            "drift_storage_operation_duration_seconds",
+            "Storage driver operation latency (streams: until the first chunk)",
+            ("driver", "operation"),
+            buckets=STORAGE_BUCKETS,
+            registry=None,
+        )
+        self.storage_errors = Counter(
+            "drift_storage_errors",
+            "Storage driver operations that failed (a missing path is not a failure)",
+            ("driver", "operation"),
+            registry=None,
+        )
+        self.auth_failures = Counter(
+            "drift_auth_failures",
+            "Requests refused for missing or bad credentials",
+            registry=None,
+        )
+        self._http: dict[tuple[str, str], _HttpTally] = {}
+        self._storage: dict[tuple[str, str], _StorageTally] = {}
+
+    def request(
+        self, route: str, method: str, status: int, seconds: float, *, bytes_in: int, bytes_out: int
+    ) -> None:
+        key = (route, method)
+        tally = self._http.get(key)
+        if tally is None:
+            tally = self._http[key] = _HttpTally()
+        statuses = tally.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        tally.buckets[bisect_left(_HTTP_BOUNDS, seconds)] += 1
+        tally.seconds += seconds
+        tally.bytes_in += bytes_in
+        tally.bytes_out += bytes_out
+
+    def storage_operation(self, driver: str, operation: str, seconds: float, failed: bool) -> None:
+        key = (driver, operation)
+        tally = self._storage.get(key)
+        if tally is None:
+            tally = self._storage[key] = _StorageTally()
+        tally.buckets[bisect_left(_STORAGE_BOUNDS, seconds)] += 1
+        tally.seconds += seconds
+        if failed:
+            tally.errors += 1
+
+    def flush(self) -> None:
+        """Publish the tallies to the shared files (on the event loop's thread only)."""
+        http, self._http = self._http, {}
+        for (route, method), tally in http.items():
+            for status, count in tally.statuses.items():
+                self.requests.labels(route, method, str(status)).inc(count)
+            _add_observations(
+                self.request_seconds.labels(route, method), tally.buckets, tally.seconds
+            )
+            self.request_bytes.labels(route, method).inc(tally.bytes_in)
+            self.response_bytes.labels(route, method).inc(tally.bytes_out)
+        storage, self._storage = self._storage, {}
+        for (driver, operation), stally in storage.items():
+            _add_observations(
+                self.storage_seconds.labels(driver, operation), stally.buckets, stally.seconds
+            )
+            self.storage_errors.labels(driver, operation).inc(stally.errors)
+
+    @staticmethod
+    def exposition() -> bytes:
+        """The text exposition summed over every process of this run (reads files: blocking)."""
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)

@@ -1,0 +1,136 @@
+"""A driver that wraps any other and reports each operation's latency and failure.
+
+The registry services talk to it exactly as to the driver it wraps, so no driver needs its own
+instrumentation. A missing path is an answer, not a failure. A stream (``read_stream``, ``walk``)
+is one operation whose latency is the time to its first item and which failed if it raised at
+any point; a writer's ``write``, ``commit`` and ``cancel`` are operations of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from time import perf_counter
+from typing import Protocol, TypeVar
+
+from drift.storage.driver import FileInfo, FileWriter, PathNotFoundError, StorageDriver
+
+__all__ = ["InstrumentedDriver", "OperationObserver"]
+
+T = TypeVar("T")
+
+
+class OperationObserver(Protocol):
+    def storage_operation(
+        self, driver: str, operation: str, seconds: float, failed: bool
+    ) -> None: ...
+
+
+class _Timing:
+    __slots__ = ("_driver", "_observer")
+
+    def __init__(self, driver: str, observer: OperationObserver) -> None:
+        self._driver = driver
+        self._observer = observer
+
+    async def call(self, operation: str, call: Awaitable[T]) -> T:
+        started = perf_counter()
+        failed = False
+        try:
+            return await call
+        except PathNotFoundError:
+            raise
+        except Exception:
+            failed = True
+            raise
+        finally:
+            self._observer.storage_operation(
+                self._driver, operation, perf_counter() - started, failed
+            )
+
+    async def stream(self, operation: str, items: AsyncIterator[T]) -> AsyncIterator[T]:
+        started = perf_counter()
+        latency: float | None = None
+        failed = False
+        try:
+            async for item in items:
+                if latency is None:
+                    latency = perf_counter() - started
+                yield item
+        except PathNotFoundError:
+            raise
+        except Exception:
+            failed = True
+            raise
+        finally:
+            if latency is None:
+                latency = perf_counter() - started
+            self._observer.storage_operation(self._driver, operation, latency, failed)
+
+
+class _InstrumentedWriter(FileWriter):
+    def __init__(self, inner: FileWriter, timing: _Timing) -> None:
+        self._inner = inner
+        self._timing = timing
+
+    @property
+    def size(self) -> int:
+        return self._inner.size
+
+    async def write(self, data: bytes | memoryview) -> None:
+        await self._timing.call("write", self._inner.write(data))
+
+    async def commit(self) -> None:
+        await self._timing.call("commit", self._inner.commit())
+
+    async def cancel(self) -> None:
+        await self._timing.call("cancel", self._inner.cancel())
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class InstrumentedDriver(StorageDriver):
+    def __init__(self, inner: StorageDriver, observer: OperationObserver) -> None:
+        self.name = inner.name
+        self._inner = inner
+        self._timing = _Timing(inner.name, observer)
+
+    async def get_content(self, path: str) -> bytes:
+        return await self._timing.call("get_content", self._inner.get_content(path))
+
+    async def put_content(self, path: str, data: bytes) -> None:
+        await self._timing.call("put_content", self._inner.put_content(path, data))
+
+    def read_stream(
+        self, path: str, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
+    ) -> AsyncIterator[bytes]:
+        chunks = self._inner.read_stream(path, offset, length, chunk_size)
+        return self._timing.stream("read_stream", chunks)
+
+    async def writer(self, path: str, append: bool) -> FileWriter:
+        inner = await self._timing.call("writer", self._inner.writer(path, append))
+        return _InstrumentedWriter(inner, self._timing)
+
+    async def stat(self, path: str) -> FileInfo:
+        return await self._timing.call("stat", self._inner.stat(path))
+
+    async def list(self, path: str) -> list[str]:
+        return await self._timing.call("list", self._inner.list(path))
+
+    async def move(self, source: str, dest: str) -> None:
+        await self._timing.call("move", self._inner.move(source, dest))
+
+    async def delete(self, path: str) -> None:
+        await self._timing.call("delete", self._inner.delete(path))
+
+    def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        return self._timing.stream("walk", self._inner.walk(path))
+
+    def local_path(self, path: str) -> str | None:
+        return self._inner.local_path(path)
+
+    async def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        return await self._inner.redirect_url(path, method)
+
+    async def close(self) -> None:
+        await self._inner.close()
