@@ -48,15 +48,16 @@ class AccessLog:
             regular = False
         self._write_limit = _REGULAR_FILE_WRITE if regular else select.PIPE_BUF
         self._buffer = bytearray()  # one buffer: holding each line's bytes object is slower
-        self._ts_ms = -1
-        self._ts = ""
+        self._ts_second = -1
+        self._ts_prefix = ""
 
     def _timestamp(self) -> str:
         now = time.time()
-        ms = int(now * 1000)
-        if ms != self._ts_ms:  # many requests share a millisecond: format once
-            self._ts_ms, self._ts = ms, _rfc3339(now)
-        return self._ts
+        second = int(now)
+        if second != self._ts_second:  # format the date and time once per second
+            self._ts_second = second
+            self._ts_prefix = _rfc3339(second)[:-5]  # without ".000Z"
+        return f"{self._ts_prefix}.{int((now - second) * 1000):03d}Z"
 
     def request(
         self,

@@ -61,10 +61,14 @@ class Operations:
             incoming = f"{self._id_prefix}{next(self._ids):x}"
         return Exchange(request_id=incoming, started=perf_counter())
 
-    async def dispatch(self, req: Request, exchange: Exchange) -> Response:
-        response = await self._dispatcher(req, exchange)
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Called by transports with the exchange; then ``stamp`` the response."""
+        return self._dispatcher
+
+    @staticmethod
+    def stamp(response: Response, exchange: Exchange) -> None:
         response.headers[REQUEST_ID_HEADER] = exchange.request_id or ""
-        return response
 
     def finish(
         self, req: Request, exchange: Exchange, status: int, bytes_in: int, bytes_out: int

@@ -49,12 +49,26 @@ class _HttpTally:
 
 
 class _StorageTally:
+    """One (driver, operation)'s observations since the last flush; the driver keeps it."""
+
     __slots__ = ("buckets", "errors", "seconds")
 
     def __init__(self) -> None:
         self.buckets = [0] * len(_STORAGE_BOUNDS)
         self.seconds = 0.0
         self.errors = 0
+
+    def record(self, seconds: float, failed: bool) -> None:
+        self.buckets[bisect_left(_STORAGE_BOUNDS, seconds)] += 1
+        self.seconds += seconds
+        if failed:
+            self.errors += 1
+
+    def take(self) -> tuple[list[int], float, int]:
+        """The observations so far, resetting the tally (event loop thread only)."""
+        taken = (self.buckets, self.seconds, self.errors)
+        self.buckets, self.seconds, self.errors = [0] * len(_STORAGE_BOUNDS), 0.0, 0
+        return taken
 
 
 def _add_observations(child: Histogram, buckets: list[int], seconds: float) -> None:
@@ -140,15 +154,13 @@ class Metrics:
         tally.bytes_in += bytes_in
         tally.bytes_out += bytes_out
 
-    def storage_operation(self, driver: str, operation: str, seconds: float, failed: bool) -> None:
+    def storage_tally(self, driver: str, operation: str) -> _StorageTally:
+        """The tally an instrumented driver records one operation's observations into."""
         key = (driver, operation)
         tally = self._storage.get(key)
         if tally is None:
             tally = self._storage[key] = _StorageTally()
-        tally.buckets[bisect_left(_STORAGE_BOUNDS, seconds)] += 1
-        tally.seconds += seconds
-        if failed:
-            tally.errors += 1
+        return tally
 
     def flush(self) -> None:
         """Publish the tallies to the shared files (on the event loop's thread only)."""
@@ -161,12 +173,12 @@ class Metrics:
             )
             self.request_bytes.labels(route, method).inc(tally.bytes_in)
             self.response_bytes.labels(route, method).inc(tally.bytes_out)
-        storage, self._storage = self._storage, {}
-        for (driver, operation), stally in storage.items():
-            _add_observations(
-                self.storage_seconds.labels(driver, operation), stally.buckets, stally.seconds
-            )
-            self.storage_errors.labels(driver, operation).inc(stally.errors)
+        for (driver, operation), stally in self._storage.items():
+            buckets, seconds, errors = stally.take()
+            if any(buckets):  # an operation seen: its series exist (errors possibly 0)
+                child = self.storage_seconds.labels(driver, operation)
+                _add_observations(child, buckets, seconds)
+                self.storage_errors.labels(driver, operation).inc(errors)
 
     @staticmethod
     def exposition() -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
 from time import perf_counter
+from types import TracebackType
 from typing import Protocol, TypeVar
 
 from drift.storage.driver import FileInfo, FileWriter, PathNotFoundError, StorageDriver
@@ -19,33 +20,60 @@ __all__ = ["InstrumentedDriver", "OperationObserver"]
 T = TypeVar("T")
 
 
+class OperationTally(Protocol):
+    def record(self, seconds: float, failed: bool) -> None: ...
+
+
 class OperationObserver(Protocol):
-    def storage_operation(
-        self, driver: str, operation: str, seconds: float, failed: bool
-    ) -> None: ...
+    def storage_tally(self, driver: str, operation: str) -> OperationTally: ...
+
+
+class _Measurement:
+    """Times one operation as a context manager (no extra coroutine on the hot path)."""
+
+    __slots__ = ("_started", "_tally")
+
+    def __init__(self, tally: OperationTally) -> None:
+        self._tally = tally
+        self._started = perf_counter()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        failed = (
+            exc_type is not None
+            and issubclass(exc_type, Exception)  # a cancellation is not a storage failure
+            and not issubclass(exc_type, PathNotFoundError)
+        )
+        self._tally.record(perf_counter() - self._started, failed)
 
 
 class _Timing:
-    __slots__ = ("_driver", "_observer")
+    __slots__ = ("_driver", "_observer", "_tallies")
 
     def __init__(self, driver: str, observer: OperationObserver) -> None:
         self._driver = driver
         self._observer = observer
+        self._tallies: dict[str, OperationTally] = {}
+
+    def tally(self, operation: str) -> OperationTally:
+        tally = self._tallies.get(operation)
+        if tally is None:
+            tally = self._tallies[operation] = self._observer.storage_tally(self._driver, operation)
+        return tally
+
+    def measure(self, operation: str) -> _Measurement:
+        return _Measurement(self.tally(operation))
 
     async def call(self, operation: str, call: Awaitable[T]) -> T:
-        started = perf_counter()
-        failed = False
-        try:
+        with self.measure(operation):
             return await call
-        except PathNotFoundError:
-            raise
-        except Exception:
-            failed = True
-            raise
-        finally:
-            self._observer.storage_operation(
-                self._driver, operation, perf_counter() - started, failed
-            )
 
     async def stream(self, operation: str, items: AsyncIterator[T]) -> AsyncIterator[T]:
         started = perf_counter()
@@ -64,7 +92,7 @@ class _Timing:
         finally:
             if latency is None:
                 latency = perf_counter() - started
-            self._observer.storage_operation(self._driver, operation, latency, failed)
+            self.tally(operation).record(latency, failed)
 
 
 class _InstrumentedWriter(FileWriter):
@@ -94,9 +122,11 @@ class InstrumentedDriver(StorageDriver):
         self.name = inner.name
         self._inner = inner
         self._timing = _Timing(inner.name, observer)
+        self._get_content = self._timing.tally("get_content")  # per request: bound once
 
     async def get_content(self, path: str) -> bytes:
-        return await self._timing.call("get_content", self._inner.get_content(path))
+        with _Measurement(self._get_content):
+            return await self._inner.get_content(path)
 
     async def put_content(self, path: str, data: bytes) -> None:
         await self._timing.call("put_content", self._inner.put_content(path, data))

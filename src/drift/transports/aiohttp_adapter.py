@@ -110,7 +110,8 @@ class AiohttpTransport:
         exchange = ops.begin(core)
         status, sent = 499, 0  # 499: no response (the request was cancelled)
         try:
-            response = await ops.dispatch(core, exchange)
+            response = await ops.dispatcher(core, exchange)
+            ops.stamp(response, exchange)
             status = response.status
             out, sent = await self._respond(request, response)
         finally:
