@@ -59,15 +59,25 @@ def cpu_seconds(root: int) -> float:
     return sum(_own_and_reaped_cpu(pid) for pid in process_tree(root))
 
 
-def _rss_bytes(pid: int) -> int:
+def _kib_field(path: Path, field: str) -> int:
+    """A ``<field>: <n> kB`` line of a /proc file, in bytes (0 once the process is gone)."""
     try:
-        status = (_PROC / str(pid) / "status").read_text()
+        text = path.read_text()
     except (FileNotFoundError, ProcessLookupError):
         return 0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+    for line in text.splitlines():
+        if line.startswith(field):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def _rss_bytes(pid: int) -> int:
+    return _kib_field(_PROC / str(pid) / "status", "VmRSS:")
+
+
+def _pss_bytes(pid: int) -> int:
+    """Proportional set size: pages shared by forked workers count once across the tree."""
+    return _kib_field(_PROC / str(pid) / "smaps_rollup", "Pss:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,7 @@ class RssPeak:
     total_bytes: int
     largest_process_bytes: int
     samples: int
+    pss_total_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -84,6 +95,7 @@ class _Watched:
     total: int = 0
     largest: int = 0
     samples: int = 0
+    pss_total: int = 0
 
 
 class RssSampler:
@@ -114,7 +126,8 @@ class RssSampler:
             self._thread.join()
         with self._lock:
             return {
-                name: RssPeak(w.total, w.largest, w.samples) for name, w in self._watched.items()
+                name: RssPeak(w.total, w.largest, w.samples, w.pss_total)
+                for name, w in self._watched.items()
             }
 
     def _run(self) -> None:
@@ -128,4 +141,5 @@ class RssSampler:
                     sizes = [_rss_bytes(pid) for pid in w.pids]
                     w.total = max(w.total, sum(sizes))
                     w.largest = max(w.largest, max(sizes, default=0))
+                    w.pss_total = max(w.pss_total, sum(_pss_bytes(pid) for pid in w.pids))
                     w.samples += 1

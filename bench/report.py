@@ -84,6 +84,9 @@ CPU_PER_GB: Final = Figure(
 RSS_TOTAL: Final = Figure(
     "rss_total", "peak RSS, all processes", "MB", Goal(at_most=120), higher_is_better=False
 )
+PSS_TOTAL: Final = Figure(
+    "pss_total", "peak PSS, all processes (shared pages once)", "MB", None, higher_is_better=False
+)
 RSS_LARGEST: Final = Figure(
     "rss_largest", "peak RSS, largest process", "MB", None, higher_is_better=False
 )
@@ -97,6 +100,7 @@ FIGURES: Final = (
     TAGS_LIST,
     CPU_PER_GB,
     RSS_TOTAL,
+    PSS_TOTAL,
     RSS_LARGEST,
 )
 LATENCY_FIGURES: Final = (MANIFEST_GET, BLOB_HEAD, TAGS_LIST)

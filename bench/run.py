@@ -113,6 +113,7 @@ def _run(settings: Settings, results: Results, scratch: Path) -> None:
             peaks = sampler.stop()
     for name, peak in peaks.items():
         results.add(report.RSS_TOTAL, name, Sample(peak.total_bytes / 1e6))
+        results.add(report.PSS_TOTAL, name, Sample(peak.pss_total_bytes / 1e6))
         results.add(report.RSS_LARGEST, name, Sample(peak.largest_process_bytes / 1e6))
     _add_ceiling(results)
 
