@@ -14,8 +14,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from tests.support.lifecycle import ClosesOnExit
 from tests.support.tls import LoopbackPki
 from tests.support.tools import require_tool
 
@@ -46,7 +46,7 @@ http {{
 
 
 @dataclass
-class RunningNginx:
+class RunningNginx(ClosesOnExit):
     port: int
     prefix: Path
     process: subprocess.Popen[bytes]
@@ -69,15 +69,7 @@ class RunningNginx:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> RunningNginx:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
 

@@ -14,9 +14,10 @@ import json
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
+
+from tests.support.lifecycle import ClosesOnExit
 
 __all__ = [
     "Body",
@@ -89,7 +90,7 @@ def chunks_of(data: bytes, size: int) -> Iterator[bytes]:
         yield data[start : start + size]
 
 
-class HttpClient:
+class HttpClient(ClosesOnExit):
     """One keep-alive connection to ``base_url``; request targets are sent exactly as given."""
 
     def __init__(
@@ -108,17 +109,6 @@ class HttpClient:
         self.timeout = timeout
         self.on_reply = on_reply
         self._conn: http.client.HTTPConnection | None = None
-
-    def __enter__(self) -> HttpClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         if self._conn is not None:

@@ -16,8 +16,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
+from tests.support.lifecycle import ClosesOnExit
 from tests.support.tools import require_tool
 
 __all__ = ["RunningRegistry", "free_port", "start_drift", "start_reference"]
@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 @dataclass
-class RunningRegistry:
+class RunningRegistry(ClosesOnExit):
     name: str
     url: str
     host_port: str
@@ -81,15 +81,7 @@ class RunningRegistry:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, sig)
 
-    def __enter__(self) -> RunningRegistry:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
 

@@ -17,10 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.lifecycle import ClosesOnExit
 
 __all__ = ["Delivery", "WebhookReceiver", "signature_of"]
 
@@ -47,7 +48,7 @@ class Delivery:
         return hmac.compare_digest(given, signature_of(secret, self.body))
 
 
-class WebhookReceiver:
+class WebhookReceiver(ClosesOnExit):
     def __init__(self, *, hang: bool = False, failures: Mapping[str, int] | None = None) -> None:
         self.hang = hang
         self.failures = dict(failures or {})
@@ -76,12 +77,7 @@ class WebhookReceiver:
     def __enter__(self) -> WebhookReceiver:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
 
     def received(self, path: str | None = None) -> list[Delivery]:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.lifecycle import ClosesOnExit
 from tests.support.servers import free_port
 
 __all__ = ["RecordedRequest", "Wiretap"]
@@ -125,7 +125,7 @@ class _RequestFramer:
         return True
 
 
-class Wiretap:
+class Wiretap(ClosesOnExit):
     """Relays 127.0.0.1:<port> to the upstream registry port and records requests."""
 
     def __init__(self, upstream_port: int) -> None:
@@ -165,14 +165,6 @@ class Wiretap:
 
     def __enter__(self) -> Wiretap:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _call(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
