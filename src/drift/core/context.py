@@ -7,14 +7,12 @@ in its own task, so the context variable never leaks from one request into anoth
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from drift.core.http import Request
 
-__all__ = ["RequestScope", "current_scope", "request_scope"]
+__all__ = ["RequestScope", "current_scope", "enter_scope", "leave_scope"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +29,10 @@ def current_scope() -> RequestScope | None:
     return _current.get()
 
 
-@contextmanager
-def request_scope(scope: RequestScope) -> Iterator[RequestScope]:
-    token = _current.set(scope)
-    try:
-        yield scope
-    finally:
-        _current.reset(token)
+def enter_scope(scope: RequestScope) -> Token[RequestScope | None]:
+    """Bind ``scope`` for the current task; pass the token to ``leave_scope`` in a finally."""
+    return _current.set(scope)
+
+
+def leave_scope(token: Token[RequestScope | None]) -> None:
+    _current.reset(token)

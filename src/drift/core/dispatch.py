@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import orjson
 
 from drift.core.access import AccessController, required_access
-from drift.core.context import RequestScope, request_scope
+from drift.core.context import RequestScope, enter_scope, leave_scope
 from drift.core.http import BodyIncompleteError, Handler, Request, Response
 from drift.core.routing import RouteId, match_route
 from drift.oci.errors import ErrorCode, RegistryError
@@ -101,8 +101,11 @@ class Dispatcher:
             outcome.subject = grant.subject
         req = replace(req, params=match.params)
         request_id = outcome.request_id if outcome is not None else None
-        with request_scope(RequestScope(req, grant.subject, request_id)):
+        token = enter_scope(RequestScope(req, grant.subject, request_id))
+        try:
             return await handler(req)
+        finally:
+            leave_scope(token)
 
 
 def json_response(

@@ -208,7 +208,7 @@ class Manifests:
         return True
 
     async def delete(self, name: str, reference: str) -> None:
-        """By tag: remove only the tag. By digest: the revision, its tags and referrer link."""
+        """By tag: remove only the tag. By digest: the revision and every tag pointing at it."""
         if not is_digest_reference(reference):
             validate_tag(reference)
             target = await self._tags.get(name, reference)

@@ -46,7 +46,7 @@ class Registry:
             driver=driver,
             settings=settings,
             blobs=blobs,
-            uploads=Uploads(driver, blobs, UploadStateCodec(secret)),
+            uploads=Uploads(driver, blobs, UploadStateCodec(secret), events),
             tags=tags,
             manifests=Manifests(driver, blobs, tags, events),
             referrer_index=ReferrerIndex(driver, blobs.get),

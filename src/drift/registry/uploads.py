@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from drift.core.http import BodyIncompleteError, RequestBody
-from drift.events.model import EventKind, RegistryEvent
+from drift.events.model import NULL_SINK, EventKind, EventSink, RegistryEvent
 from drift.oci.digest import Digest, new_hasher
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.blobs import BlobStore
@@ -79,10 +79,17 @@ class _BlockReader:
 
 
 class Uploads:
-    def __init__(self, driver: StorageDriver, blobs: BlobStore, codec: UploadStateCodec) -> None:
+    def __init__(
+        self,
+        driver: StorageDriver,
+        blobs: BlobStore,
+        codec: UploadStateCodec,
+        events: EventSink = NULL_SINK,
+    ) -> None:
         self._driver = driver
         self._blobs = blobs
         self._codec = codec
+        self._events = events
         self._hashers = HasherCache()
 
     def state_token(self, session: UploadSession) -> str:
@@ -208,7 +215,7 @@ class Uploads:
             await writer.close()
         await self._blobs.link_layer(session.name, digest)
         await self._remove(session)
-        await self._blobs.events.emit(
+        await self._events.emit(
             RegistryEvent(EventKind.BLOB_PUSH, session.name, str(digest), size=session.size)
         )
 

@@ -97,16 +97,19 @@ class AiohttpTransport:
         self._draining = True
 
     async def _handle_tracked(self, request: web.BaseRequest) -> web.StreamResponse:
-        with self._in_flight.track():
+        self._in_flight.enter()
+        try:
             return await self._handle(request)
+        finally:
+            self._in_flight.leave()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         body = _AiohttpBody(request.content)
+        core = _to_core(request, body)
         ops = self._ops
         if ops is None:
-            out, _ = await self._respond(request, await self._handler(_to_core(request, body)))
+            out, _ = await self._respond(request, await self._handler(core))
             return out
-        core = _to_core(request, body)
         exchange = ops.begin(core)
         status, sent = 499, 0  # 499: no response (the request was cancelled)
         try:

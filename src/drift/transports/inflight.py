@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 
 __all__ = ["InFlight"]
 
@@ -17,16 +15,14 @@ class InFlight:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    @contextlib.contextmanager
-    def track(self) -> Iterator[None]:
+    def enter(self) -> None:
         self.count += 1
         self._idle.clear()
-        try:
-            yield
-        finally:
-            self.count -= 1
-            if self.count == 0:
-                self._idle.set()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._idle.set()
 
     async def settled(self, seconds: float) -> bool:
         """Wait until no request is in progress; False when ``seconds`` passed first."""
