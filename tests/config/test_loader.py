@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,22 @@ from drift.config.fields import FIELDS
 from drift.config.loader import ConfigError, load_settings, render_settings
 from drift.config.settings import (
     AuthMode,
+    AuthSettings,
+    BasicSettings,
+    ConfiguredUser,
+    DatabaseSettings,
     LogFormat,
     LogSettings,
+    OidcSettings,
+    Organisation,
+    PolicyRule,
+    RbacSettings,
     RegistrySettings,
     ServerSettings,
     Settings,
     StorageSettings,
+    Team,
+    TokenSettings,
 )
 from tests.config.conftest import clean_environ
 
@@ -45,7 +56,7 @@ def test_defaults_without_file_or_environment() -> None:
     assert settings.server.bind_host == "0.0.0.0"
     assert settings.server.bind_port == 5000
     assert settings.server.ui_port == 5001
-    assert settings.auth.mode is AuthMode.NONE
+    assert settings.auth.mode is AuthMode.BASIC  # private by default
     assert settings.storage.fs_root == Path("data")
     assert settings.registry.upload_purge_age_seconds == 7 * 24 * 3600
     assert settings.log == LogSettings(level="info", format=LogFormat.JSON)
@@ -59,7 +70,43 @@ workers = 3
 secret = "0123456789abcdef0123"
 
 [auth]
-mode = "none"
+mode = "token"
+anonymous_pull = ["public/*"]
+login_failures = 5
+login_window = "10m"
+
+[basic.users]
+alice = "$2b$12$abcdefghijklmnopqrstuv"
+bob = "plain"
+
+[token]
+service = "registry.example"
+expiry = "15m"
+
+[oidc]
+issuer = "https://token.actions.githubusercontent.com/"
+client_id = "drift"
+groups_claims = ["groups", "repository"]
+
+[rbac]
+admins = ["user:alice"]
+
+[[rbac.teams]]
+name = "ci"
+members = ["robot:builder", "group:ghost/demo"]
+
+[[rbac.organisations]]
+name = "ghost"
+members = ["team:ci"]
+owners = ["user:bob"]
+
+[[rbac.policies]]
+subjects = ["*"]
+repositories = ["library/*"]
+actions = ["pull"]
+
+[database]
+url = "sqlite:///srv/drift/admin.db"
 
 [storage]
 backend = "fs"
@@ -84,6 +131,31 @@ FULL_SETTINGS = Settings(
         workers=3,
         secret="0123456789abcdef0123",
     ),
+    auth=AuthSettings(
+        mode=AuthMode.TOKEN,
+        anonymous_pull=("public/*",),
+        login_failures=5,
+        login_window_seconds=600,
+    ),
+    basic=BasicSettings(
+        users=(
+            ConfiguredUser("alice", "$2b$12$abcdefghijklmnopqrstuv"),
+            ConfiguredUser("bob", "plain"),
+        )
+    ),
+    token=TokenSettings(service="registry.example", expiry_seconds=900),
+    oidc=OidcSettings(
+        issuer="https://token.actions.githubusercontent.com",
+        client_id="drift",
+        groups_claims=("groups", "repository"),
+    ),
+    rbac=RbacSettings(
+        admins=("user:alice",),
+        teams=(Team("ci", ("robot:builder", "group:ghost/demo")),),
+        organisations=(Organisation("ghost", members=("team:ci",), owners=("user:bob",)),),
+        policies=(PolicyRule(("*",), ("library/*",), ("pull",)),),
+    ),
+    database=DatabaseSettings(url="sqlite:///srv/drift/admin.db"),
     storage=StorageSettings(fs_root=Path("/srv/drift")),
     registry=RegistrySettings(
         delete_enabled=False, upload_purge_age_seconds=1800, catalog_page_size=50
@@ -197,6 +269,14 @@ BAD_ENV_VALUES = [
     ("log.level", "RUST_LOG", "drift=loud"),
     ("log.level", "RUST_LOG", "verbose"),
     ("log.format", "DRIFT_LOG_FORMAT", "xml"),
+    ("auth.login_failures", "DRIFT_AUTH_LOGIN_FAILURES", "0"),
+    ("auth.login_window", "DRIFT_AUTH_LOGIN_WINDOW", "soon"),
+    ("token.expiry", "DRIFT_TOKEN_EXPIRY", "30s"),
+    ("token.jwks_url", "DRIFT_TOKEN_JWKS_URL", "ftp://keys.example/jwks"),
+    ("token.signing_key", "DRIFT_TOKEN_SIGNING_KEY", "/nonexistent/key.pem"),
+    ("oidc.issuer", "DRIFT_OIDC_ISSUER", "issuer.example"),
+    ("rbac.admins", "DRIFT_RBAC_ADMINS", "root"),
+    ("rbac.policies", "DRIFT_RBAC_POLICIES", "{}"),
 ]
 
 
@@ -237,9 +317,6 @@ def test_bad_file_value_names_key_and_env(
 @pytest.mark.parametrize(
     ("env", "value", "available"),
     [
-        ("DRIFT_AUTH", "basic", "none"),
-        ("DRIFT_AUTH", "Token", "none"),
-        ("DRIFT_AUTH", "oidc", "none"),
         ("DRIFT_STORAGE_BACKEND", "s3", "fs"),
     ],
 )
@@ -249,6 +326,40 @@ def test_known_but_unavailable_choices(env: str, value: str, available: str) -> 
         f"config error: {key} ({env}): {value.lower()!r} is not available yet in this build; "
         f"use {available!r}"
     )
+
+
+def test_database_url_errors_never_echo_credentials() -> None:
+    message = config_error(None, {"DRIFT_DATABASE_URL": "postgresql://drift:hunter2@db/drift"})
+    assert message.startswith("config error: database.url (DRIFT_DATABASE_URL): expected ")
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("users", ["alice", "bad name:hunter2,alice:hunter2", "alice:"])
+def test_user_errors_never_echo_a_password(users: str) -> None:
+    message = config_error(None, {"DRIFT_USERS": users})
+    assert message.startswith("config error: basic.users (DRIFT_USERS): ")
+    assert "hunter2" not in message
+
+
+def test_users_with_argon2_hashes_split_only_at_user_names() -> None:
+    argon2 = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"
+    users = load_settings(None, {"DRIFT_USERS": f"alice:{argon2},bob:pw"}).basic.users
+    assert [(user.name, user.password) for user in users] == [("alice", argon2), ("bob", "pw")]
+
+
+@pytest.mark.parametrize(
+    ("env", "needed"),
+    [
+        ({"DRIFT_AUTH": "oidc"}, "oidc.issuer"),
+        ({"DRIFT_OIDC_ISSUER": "https://issuer.example"}, "oidc.client_id"),
+        (
+            {"DRIFT_AUTH": "token", "DRIFT_TOKEN_JWKS_URL": "https://idp.example/jwks"},
+            "token.realm",
+        ),
+    ],
+)
+def test_auth_settings_that_need_each_other(env: dict[str, str], needed: str) -> None:
+    assert config_error(None, env).startswith(f"config error: {needed} (")
 
 
 def test_secret_errors_never_echo_the_secret() -> None:
@@ -311,9 +422,11 @@ def test_render_reads_back_to_the_same_settings(tmp_path: Path) -> None:
     lines = render_settings(settings).splitlines(keepends=True)
     secret_shown = [line for line in lines if line.startswith("secret = ")]
     assert secret_shown == ['secret = "<generated>"  # DRIFT_SECRET\n']
-    readable = "".join(line for line in lines if line not in secret_shown)
+    users_shown = [line for line in lines if line.startswith("users = ")]
+    assert users_shown == ['users = { alice = "<set>", bob = "<set>" }  # DRIFT_USERS\n']
+    readable = "".join(line for line in lines if line not in secret_shown + users_shown)
     rendered = write(tmp_path / "rendered.toml", readable)
-    assert load_settings(rendered, {}) == settings
+    assert load_settings(rendered, {}) == replace(settings, basic=BasicSettings())
 
 
 def test_render_hides_the_secret() -> None:

@@ -10,14 +10,17 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.lifecycle import ClosesOnExit
+from tests.support.tls import LoopbackPki
 from tests.support.tools import require_tool
 
 __all__ = ["RunningRegistry", "free_port", "start_drift", "start_reference"]
@@ -95,9 +98,11 @@ def start_drift(
     command: list[str] | None = None,
     inherit_env: bool = True,
     cwd: Path | None = None,
+    tls: LoopbackPki | None = None,
 ) -> RunningRegistry:
     """Drift on 127.0.0.1; ``command`` replaces ``python -m drift serve`` (e.g. a zipapp), and
-    without ``inherit_env`` it sees only the DRIFT_* variables set here and in ``env``."""
+    without ``inherit_env`` it sees only the DRIFT_* variables set here and in ``env``. With
+    ``tls`` it serves HTTPS with that certificate (and is probed trusting only its CA)."""
     port = port or free_port()
     server_env = {
         **(os.environ if inherit_env else {}),
@@ -111,10 +116,12 @@ def start_drift(
         "DRIFT_QUIC_ENABLED": "false",
         "DRIFT_MDNS_ENABLED": "false",
         "DRIFT_DRAIN_SECONDS": "0",
+        **({} if tls is None else {"DRIFT_TLS_CERT": str(tls.cert), "DRIFT_TLS_KEY": str(tls.key)}),
         **(env or {}),
     }
     command = command or [sys.executable, "-m", "drift", "serve"]
-    return _start("drift", command, root, port, server_env, log_path, cwd)
+    context = None if tls is None else tls.client_context()
+    return _start("drift", command, root, port, server_env, log_path, cwd, context)
 
 
 def start_reference(
@@ -159,6 +166,7 @@ def _start(
     env: dict[str, str],
     log_path: Path | None,
     cwd: Path | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> RunningRegistry:
     root.mkdir(parents=True, exist_ok=True)
     log_path = log_path or root.parent / f"{root.name}-{name}-{port}.log"
@@ -174,21 +182,28 @@ def _start(
         )
     registry = RunningRegistry(
         name=name,
-        url=f"http://127.0.0.1:{port}",
+        url=f"{'http' if tls is None else 'https'}://127.0.0.1:{port}",
         host_port=f"127.0.0.1:{port}",
         root=root,
         process=process,
         log_path=log_path,
     )
+    opener = (
+        _NO_PROXY
+        if tls is None
+        else urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=tls)
+        )
+    )
     try:
-        _wait_ready(registry)
+        _wait_ready(registry, opener)
     except BaseException:
         registry.kill()
         raise
     return registry
 
 
-def _wait_ready(registry: RunningRegistry) -> None:
+def _wait_ready(registry: RunningRegistry, opener: urllib.request.OpenerDirector) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if registry.process.poll() is not None:
@@ -196,15 +211,18 @@ def _wait_ready(registry: RunningRegistry) -> None:
                 f"{registry.name} exited with status {registry.process.returncode} before it "
                 f"answered GET /v2/; log tail:\n{registry.log_tail()}"
             )
-        with (
-            contextlib.suppress(OSError),
-            _NO_PROXY.open(f"{registry.url}/v2/", timeout=2) as response,
-        ):
-            if response.status == 200:
+        try:
+            with opener.open(f"{registry.url}/v2/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as refused:
+            if refused.code == 401:  # auth on: the API answers, with a challenge
                 return
+        except OSError:
+            pass
         time.sleep(0.1)
     raise RuntimeError(
-        f"{registry.name} did not answer GET {registry.url}/v2/ with 200 within "
+        f"{registry.name} did not answer GET {registry.url}/v2/ with 200 or 401 within "
         f"{READY_TIMEOUT:.0f} s; log tail:\n{registry.log_tail()}"
     )
 

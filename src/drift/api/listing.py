@@ -50,7 +50,10 @@ class ListingHandlers:
     async def catalog(self, req: Request) -> Response:
         request = PageRequest.from_query(req.query)
         size = self._registry.settings.catalog_page_size
-        page = paginate(await self._registry.repositories(), request, size)
+        repositories = await self._registry.repositories()
+        if req.grant is not None:  # the catalog shows only what the caller may pull
+            repositories = [name for name in repositories if req.grant.readable(name)]
+        page = paginate(repositories, request, size)
         return json_response(
             200, {"repositories": page.items}, _link_headers(req, page, request, size)
         )

@@ -7,6 +7,7 @@ from drift.api.listing import ListingHandlers
 from drift.api.manifests import ManifestHandlers
 from drift.api.metrics import MetricsHandler
 from drift.api.probes import ProbeHandlers
+from drift.api.token import TokenHandlers
 from drift.api.uploads import UploadHandlers
 from drift.core.dispatch import HandlerTable
 from drift.core.http import Handler
@@ -17,9 +18,13 @@ __all__ = ["build_handlers"]
 
 
 def build_handlers(
-    registry: Registry, probes: ProbeHandlers, metrics: MetricsHandler | None = None
+    registry: Registry,
+    probes: ProbeHandlers,
+    metrics: MetricsHandler | None = None,
+    tokens: TokenHandlers | None = None,
 ) -> HandlerTable:
-    """The table; without ``metrics`` there is no ``/metrics`` route (404)."""
+    """The table; without ``metrics`` there is no ``/metrics`` route (404), without ``tokens`` no
+    ``/auth/token`` (auth off, or tokens issued by an external service)."""
     blobs = BlobHandlers(registry)
     uploads = UploadHandlers(registry)
     manifests = ManifestHandlers(registry)
@@ -48,4 +53,6 @@ def build_handlers(
     }
     if metrics is not None:
         table[RouteId.METRICS] = {"GET": metrics.scrape, "HEAD": metrics.scrape}
+    if tokens is not None:
+        table[RouteId.TOKEN] = {"GET": tokens.get, "POST": tokens.post}
     return table

@@ -11,12 +11,17 @@ from typing import Final
 
 from drift import __version__
 from drift.cli.common import run_with_settings
-from drift.cli.ctl import config, uploads
+from drift.cli.ctl import config, tokens, uploads, users
 from drift.cli.ctl.base import Handler, Subcommands
 
 __all__ = ["GROUPS", "build_parser", "main"]
 
-GROUPS: Final[tuple[Callable[[Subcommands], None], ...]] = (config.register, uploads.register)
+GROUPS: Final[tuple[Callable[[Subcommands], None], ...]] = (
+    config.register,
+    uploads.register,
+    users.register,
+    tokens.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

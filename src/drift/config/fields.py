@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar, cast
 
+from drift.config.rbac import Organisations, Policies, Subjects, Teams
 from drift.config.settings import AuthMode, LogFormat, StorageBackend
+from drift.config.users import ConfiguredUsers
 from drift.config.values import (
     Address,
     Boolean,
@@ -22,7 +24,11 @@ from drift.config.values import (
     Integer,
     LogLevel,
     OptionalFile,
+    Password,
     Secret,
+    StringList,
+    Text,
+    Url,
     rust_log_level,
 )
 from drift.config.webhooks import WebhookEndpoints
@@ -39,9 +45,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# What this build implements. The auth issue adds BASIC/TOKEN/OIDC, the S3 issue adds S3; any
-# other accepted value is refused with "'<value>' is not available yet in this build".
-AVAILABLE_AUTH_MODES: Final = frozenset({AuthMode.NONE})
+# What this build implements. The S3 issue adds S3; any other accepted value is refused with
+# "'<value>' is not available yet in this build".
+AVAILABLE_AUTH_MODES: Final = frozenset(AuthMode)
 AVAILABLE_STORAGE_BACKENDS: Final = frozenset({StorageBackend.FS})
 
 
@@ -112,6 +118,52 @@ FIELDS: Final[tuple[Field[Any], ...]] = (
     ),
     Field("auth", "mode", "DRIFT_AUTH", Choice(AuthMode, AVAILABLE_AUTH_MODES), ("mode",)),
     Field(
+        "auth",
+        "anonymous_pull",
+        "DRIFT_AUTH_ANONYMOUS_PULL",
+        StringList("repository glob patterns"),
+        ("anonymous_pull",),
+    ),
+    Field(
+        "auth",
+        "login_failures",
+        "DRIFT_AUTH_LOGIN_FAILURES",
+        Integer(1, 1_000_000, "an integer in 1..1000000"),
+        ("login_failures",),
+    ),
+    Field(
+        "auth",
+        "login_window",
+        "DRIFT_AUTH_LOGIN_WINDOW",
+        Duration(),
+        ("login_window_seconds",),
+    ),
+    Field("basic", "users", "DRIFT_USERS", ConfiguredUsers(), ("users",)),
+    Field("basic", "realm", "DRIFT_BASIC_REALM", Text(allow_empty=False), ("realm",)),
+    Field("token", "realm", "DRIFT_TOKEN_REALM", Url(), ("realm",)),
+    Field("token", "service", "DRIFT_TOKEN_SERVICE", Text(allow_empty=False), ("service",)),
+    Field("token", "issuer", "DRIFT_TOKEN_ISSUER", Text(allow_empty=False), ("issuer",)),
+    Field("token", "expiry", "DRIFT_TOKEN_EXPIRY", Duration(60), ("expiry_seconds",)),
+    Field("token", "signing_key", "DRIFT_TOKEN_SIGNING_KEY", OptionalFile(), ("signing_key",)),
+    Field("token", "public_key", "DRIFT_TOKEN_PUBLIC_KEY", OptionalFile(), ("public_key",)),
+    Field("token", "jwks_url", "DRIFT_TOKEN_JWKS_URL", Url(), ("jwks_url",)),
+    Field("oidc", "issuer", "DRIFT_OIDC_ISSUER", Url(), ("issuer",)),
+    Field("oidc", "client_id", "DRIFT_OIDC_CLIENT_ID", Text(), ("client_id",)),
+    Field("oidc", "client_secret", "DRIFT_OIDC_CLIENT_SECRET", Password(), ("client_secret",)),
+    Field("oidc", "audience", "DRIFT_OIDC_AUDIENCE", Text(), ("audience",)),
+    Field("oidc", "user_claim", "DRIFT_OIDC_USER_CLAIM", Text(allow_empty=False), ("user_claim",)),
+    Field(
+        "oidc",
+        "groups_claims",
+        "DRIFT_OIDC_GROUPS_CLAIMS",
+        StringList("claim names"),
+        ("groups_claims",),
+    ),
+    Field("rbac", "admins", "DRIFT_RBAC_ADMINS", Subjects(), ("admins",)),
+    Field("rbac", "teams", "DRIFT_RBAC_TEAMS", Teams(), ("teams",)),
+    Field("rbac", "organisations", "DRIFT_RBAC_ORGANISATIONS", Organisations(), ("organisations",)),
+    Field("rbac", "policies", "DRIFT_RBAC_POLICIES", Policies(), ("policies",)),
+    Field(
         "storage",
         "backend",
         "DRIFT_STORAGE_BACKEND",
@@ -150,6 +202,7 @@ FIELDS: Final[tuple[Field[Any], ...]] = (
     ),
     Field("log", "format", "DRIFT_LOG_FORMAT", Choice(LogFormat), ("format",)),
     Field("metrics", "enabled", "DRIFT_METRICS_ENABLED", Boolean(), ("enabled",)),
+    Field("database", "url", "DRIFT_DATABASE_URL", Text(), ("url",)),
     Field("audit", "enabled", "DRIFT_AUDIT_ENABLED", Boolean(), ("enabled",)),
     Field("webhooks", "endpoints", "DRIFT_WEBHOOKS_ENDPOINTS", WebhookEndpoints(), ("endpoints",)),
     Field(

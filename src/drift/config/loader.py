@@ -16,7 +16,7 @@ from typing import Any, Final
 from drift.config.errors import ConfigError, InvalidValueError
 from drift.config.fields import FIELDS, SECTIONS, Field, field_named
 from drift.config.render import render_settings
-from drift.config.settings import ServerSettings, Settings
+from drift.config.settings import AuthMode, ServerSettings, Settings
 from drift.config.values import show
 
 __all__ = ["CONFIG_ENV", "ConfigError", "find_config_file", "load_settings", "render_settings"]
@@ -114,6 +114,35 @@ def _check_tls_pair(server: ServerSettings) -> None:
     )
 
 
+def _needed(name: str, because: str) -> ConfigError:
+    field = field_named(name)
+    return ConfigError(
+        f"{field.name} ({field.env}): expected a value because {because}, got nothing"
+    )
+
+
+def _check_auth(settings: Settings) -> None:
+    """Settings that only make sense together."""
+    mode = settings.auth.mode
+    if mode is AuthMode.OIDC and not settings.oidc.issuer:
+        raise _needed("oidc.issuer", "auth.mode is oidc")
+    if settings.oidc.issuer and not settings.oidc.expected_audience:
+        raise _needed("oidc.client_id", "oidc.issuer is set (it is the expected token audience)")
+    if mode is AuthMode.TOKEN and settings.token.external and not settings.token.realm:
+        raise _needed(
+            "token.realm",
+            "tokens come from an external issuer (token.public_key or "
+            "token.jwks_url is set): clients must be told where to get them",
+        )
+    url = settings.database.url
+    if url and not url.startswith("sqlite:///"):
+        field = field_named("database.url")
+        raise ConfigError(
+            f"{field.name} ({field.env}): expected sqlite:///PATH (PostgreSQL is not available "
+            f"yet in this build), got {show(url.split('://', 1)[0] + '://...')}"
+        )
+
+
 def load_settings(config_path: Path | None, environ: Mapping[str, str]) -> Settings:
     """The validated settings; raises ``ConfigError`` (one line) on the first fault."""
     path = find_config_file(config_path, environ)
@@ -128,4 +157,5 @@ def load_settings(config_path: Path | None, environ: Mapping[str, str]) -> Setti
     sections = {name: replace(getattr(defaults, name), **changes[name]) for name in SECTIONS}
     settings = replace(defaults, **sections)
     _check_tls_pair(settings.server)
+    _check_auth(settings)
     return settings

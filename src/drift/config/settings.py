@@ -8,18 +8,28 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "ACTIONS",
     "WEBHOOK_ACTIONS",
     "AuditSettings",
     "AuthMode",
     "AuthSettings",
+    "BasicSettings",
+    "ConfiguredUser",
+    "DatabaseSettings",
     "LogFormat",
     "LogSettings",
     "MetricsSettings",
+    "OidcSettings",
+    "Organisation",
+    "PolicyRule",
+    "RbacSettings",
     "RegistrySettings",
     "ServerSettings",
     "Settings",
     "StorageBackend",
     "StorageSettings",
+    "Team",
+    "TokenSettings",
     "WebhookEndpoint",
     "WebhookSettings",
 ]
@@ -58,7 +68,92 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    mode: AuthMode = AuthMode.NONE
+    mode: AuthMode = AuthMode.BASIC
+    anonymous_pull: tuple[str, ...] = ()  # repository globs anyone may pull without credentials
+    login_failures: int = 10  # failed logins per user, and per address, before 429
+    login_window_seconds: int = 300  # ... within this window
+
+
+@dataclass(frozen=True, slots=True)
+class ConfiguredUser:
+    name: str
+    password: str = field(repr=False)  # a bcrypt or argon2 hash, or plain text (warned about)
+
+
+@dataclass(frozen=True, slots=True)
+class BasicSettings:
+    users: tuple[ConfiguredUser, ...] = ()
+    realm: str = "Drift Registry"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSettings:
+    realm: str = ""  # empty: Drift's own <base URL>/auth/token
+    service: str = "drift"  # the token audience
+    issuer: str = "drift"
+    expiry_seconds: int = 300
+    signing_key: Path | None = None  # PEM private key; None: generated once in the data dir
+    # An external token issuer: tokens signed by this key (PEM) or any key of this JWKS URL.
+    public_key: Path | None = None
+    jwks_url: str = ""
+
+    @property
+    def external(self) -> bool:
+        return self.public_key is not None or bool(self.jwks_url)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcSettings:
+    issuer: str = ""  # empty: OIDC ID tokens are not accepted
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)  # the console's login (console issue)
+    audience: str = ""  # empty: client_id
+    user_claim: str = "sub"
+    groups_claims: tuple[str, ...] = ("groups",)
+
+    @property
+    def expected_audience(self) -> str:
+        return self.audience or self.client_id
+
+
+ACTIONS: Final = ("pull", "push", "delete", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    name: str
+    members: tuple[str, ...]  # subjects: user:NAME, robot:NAME, oidc:SUB, group:NAME
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A repository name prefix (``ghost`` owns ``ghost/...``) with its members and owners."""
+
+    name: str
+    members: tuple[str, ...] = ()  # pull and push on <name>/*
+    owners: tuple[str, ...] = ()  # every action on <name>/*
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRule:
+    subjects: tuple[
+        str, ...
+    ]  # user:NAME, team:NAME, robot:NAME, oidc:SUB, group:NAME, *, anonymous
+    repositories: tuple[str, ...]  # glob patterns ("*" spans slashes)
+    actions: tuple[str, ...]  # of ACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class RbacSettings:
+    admins: tuple[str, ...] = ()  # subjects with every action everywhere
+    teams: tuple[Team, ...] = ()
+    organisations: tuple[Organisation, ...] = ()
+    policies: tuple[PolicyRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str = ""  # empty: sqlite:///<fs_root>/.drift/drift.db
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +209,11 @@ class WebhookSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    basic: BasicSettings = field(default_factory=BasicSettings)
+    token: TokenSettings = field(default_factory=TokenSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
+    rbac: RbacSettings = field(default_factory=RbacSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     log: LogSettings = field(default_factory=LogSettings)

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from pathlib import Path
 from typing import Final, Generic, TypeAlias, TypeVar
+from urllib.parse import urlsplit
 
 from drift.config.errors import InvalidValueError
 
@@ -27,8 +28,12 @@ __all__ = [
     "Integer",
     "LogLevel",
     "OptionalFile",
+    "Password",
     "Secret",
+    "StringList",
+    "Text",
     "TomlScalar",
+    "Url",
     "format_duration",
     "parse_duration",
     "rust_log_level",
@@ -336,3 +341,67 @@ class Directory(Codec[Path]):
 
     def dump(self, value: Path) -> TomlScalar:
         return str(value)
+
+
+class Text(Codec[str]):
+    """A free-form string; ``allow_empty`` says whether "" (usually "not set") is accepted."""
+
+    def __init__(self, expected: str = "a string", *, allow_empty: bool = True) -> None:
+        self.expected = expected
+        self.allow_empty = allow_empty
+
+    def parse(self, raw: object) -> str:
+        text = _text(raw)
+        if not text and not self.allow_empty:
+            raise InvalidValueError
+        return text
+
+    def dump(self, value: str) -> TomlScalar:
+        return value
+
+
+class Password(Text):
+    """A credential: any string, shown back only as ``<set>`` (or "" when empty)."""
+
+    def dump(self, value: str) -> TomlScalar:
+        return "<set>" if value else ""
+
+
+class Url(Codec[str]):
+    """An ``http(s)://`` URL with a host, or empty (not set)."""
+
+    expected = "an http:// or https:// URL, or empty"
+
+    def parse(self, raw: object) -> str:
+        text = _text(raw)
+        if not text:
+            return ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidValueError
+        return text.rstrip("/")
+
+    def dump(self, value: str) -> TomlScalar:
+        return value
+
+
+class StringList(Codec[tuple[str, ...]]):
+    """A TOML array of strings, or in the environment one comma-separated string."""
+
+    def __init__(self, expected: str, item: re.Pattern[str] | None = None) -> None:
+        self.expected = f"an array of {expected} (in the environment: comma-separated)"
+        self.item = item
+
+    def parse(self, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            raw = [part for part in raw.split(",") if part.strip()]
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise InvalidValueError
+        items = tuple(dict.fromkeys(item.strip() for item in raw))
+        bad = [item for item in items if not item or (self.item and not self.item.fullmatch(item))]
+        if bad:
+            raise InvalidValueError(f"expected {self.expected}, got {show(bad[0])}")
+        return items
+
+    def dump(self, value: tuple[str, ...]) -> TomlScalar:
+        return list[TomlScalar](value)

@@ -1,41 +1,39 @@
 """Which access a request needs (computed here and nowhere else) and who may grant it.
 
 Scopes follow the Docker token spec: ``repository:<name>:pull,push,delete`` and
-``registry:catalog:*``. The auth issue plugs real controllers in behind ``AccessController``.
+``registry:catalog:*``. ``drift.auth`` implements ``AccessController`` for the auth modes.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
+from drift.core.grants import Access, Grant
 from drift.core.http import Request
 from drift.core.routing import RouteId, RouteMatch
 
-__all__ = ["Access", "AccessController", "AllowAll", "Grant", "required_access"]
+__all__ = [
+    "PUBLIC",
+    "Access",
+    "AccessController",
+    "AllowAll",
+    "Grant",
+    "Needed",
+    "required_access",
+]
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
-    type: str  # "repository" or "registry"
-    name: str
-    actions: frozenset[str]
+Needed = tuple[Access, ...]
+"""What a route needs; ``()`` means "any authenticated caller" (the ``/v2/`` version check)."""
 
-    def scope(self) -> str:
-        return f"{self.type}:{self.name}:{','.join(sorted(self.actions))}"
-
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    subject: str | None  # user name, None for anonymous
-    accesses: tuple[Access, ...]
+PUBLIC: Final = Grant(subject=None, accesses=())
 
 
 class AccessController(Protocol):
-    async def authorize(self, req: Request, needed: tuple[Access, ...]) -> Grant:
+    async def authorize(self, req: Request, needed: Needed) -> Grant:
         """Return the grant, or raise a ``RegistryError`` (401 challenge or 403 DENIED)."""
         ...
 
@@ -43,7 +41,7 @@ class AccessController(Protocol):
 class AllowAll:
     """``DRIFT_AUTH=none``: anonymous read-write for everyone (explicit opt-in only)."""
 
-    async def authorize(self, req: Request, needed: tuple[Access, ...]) -> Grant:
+    async def authorize(self, req: Request, needed: Needed) -> Grant:
         del req
         return Grant(subject=None, accesses=needed)
 
@@ -52,10 +50,17 @@ def _repo(name: str, *actions: str) -> Access:
     return Access("repository", name, frozenset(actions))
 
 
-def required_access(match: RouteMatch, req: Request) -> tuple[Access, ...]:
-    """The access a matched request needs: pull to read, pull+push to write, delete to delete."""
+_PUBLIC_ROUTES: Final = frozenset({RouteId.HEALTH, RouteId.READY, RouteId.METRICS, RouteId.TOKEN})
+
+
+def required_access(match: RouteMatch, req: Request) -> Needed | None:
+    """The access a matched request needs: pull to read, pull+push to write, delete to delete;
+    None for the routes open to everyone (probes, metrics, and the token endpoint, which
+    authenticates its callers itself)."""
     route, name, method = match.route, match.params.get("name", ""), req.method
-    if route in (RouteId.BASE, RouteId.HEALTH, RouteId.READY, RouteId.METRICS):
+    if route in _PUBLIC_ROUTES:
+        return None
+    if route is RouteId.BASE:
         return ()
     if route is RouteId.CATALOG:
         return (Access("registry", "catalog", frozenset({"*"})),)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from drift.core.access import AccessController, required_access
+from drift.core.access import PUBLIC, AccessController, required_access
 from drift.core.context import RequestScope, enter_scope, leave_scope
 from drift.core.http import BodyIncompleteError, Handler, Request, Response
 from drift.core.routing import RouteId, match_route
@@ -96,13 +96,16 @@ class Dispatcher:
             )
         if "name" in match.params:
             validate_name(match.params["name"])
-        grant = await self._access.authorize(req, required_access(match, req))
-        if outcome is not None:
-            outcome.subject = grant.subject
-        req = replace(req, params=match.params)
         request_id = outcome.request_id if outcome is not None else None
-        token = enter_scope(RequestScope(req, grant.subject, request_id))
+        token = enter_scope(RequestScope(req, None, request_id))  # login events name the caller
         try:
+            needed = required_access(match, req)
+            grant = PUBLIC if needed is None else await self._access.authorize(req, needed)
+            if outcome is not None:
+                outcome.subject = grant.subject
+            req = replace(req, params=match.params, grant=grant)
+            if grant.subject is not None:
+                enter_scope(RequestScope(req, grant.subject, request_id))
             return await handler(req)
         finally:
             leave_scope(token)

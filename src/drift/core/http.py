@@ -12,6 +12,8 @@ from typing import Protocol
 
 from multidict import CIMultiDict, CIMultiDictProxy, MultiMapping
 
+from drift.core.grants import Grant
+
 __all__ = [
     "Body",
     "BodyIncompleteError",
@@ -67,6 +69,7 @@ class Request:
     remote: str | None = None
     transport: str = "h1"
     params: Mapping[str, str] = field(default_factory=dict)
+    grant: Grant | None = None  # set by the dispatcher before the handler runs
 
     @property
     def content_length(self) -> int | None:

@@ -11,13 +11,13 @@ from drift.api.metrics import MetricsHandler
 from drift.api.probes import ProbeHandlers
 from drift.api.routes import build_handlers
 from drift.config.settings import Settings
-from drift.core.access import AllowAll
 from drift.core.dispatch import Dispatcher
 from drift.events.bus import EventBus, build_event_bus
 from drift.logsetup import python_level
 from drift.ops.accesslog import AccessLog
 from drift.ops.instrument import Operations, track_uploads
 from drift.registry.service import Registry
+from drift.server.security import Security, build_security
 from drift.storage.factory import open_driver
 from drift.storage.instrumented import InstrumentedDriver
 
@@ -34,6 +34,7 @@ class Application:
     dispatcher: Dispatcher
     ops: Operations | None  # None: no metrics and no access log, nothing to pay per request
     events: EventBus  # started and closed by the worker (webhook senders run on its loop)
+    security: Security  # closed by the worker (OIDC HTTP session, database connections)
 
 
 def _metrics(settings: Settings) -> Metrics | None:
@@ -52,18 +53,19 @@ def build_application(settings: Settings, secret: bytes) -> Application:
         driver = InstrumentedDriver(driver, metrics)
     events = build_event_bus(settings)
     registry = Registry.create(driver, secret, settings.registry, events)
-    probes = ProbeHandlers(registry)
+    security = build_security(settings, events)
+    probes = ProbeHandlers(registry, (security.check_database,))
     scrape = None if metrics is None else MetricsHandler(metrics, metrics.content_type)
-    handlers = build_handlers(registry, probes, scrape)
+    handlers = build_handlers(registry, probes, scrape, security.tokens)
     if metrics is not None:
         handlers = track_uploads(handlers, metrics.uploads_in_progress)
-    dispatcher = Dispatcher(handlers, AllowAll())
+    dispatcher = Dispatcher(handlers, security.access)
     level = python_level(settings.log.level)
     access_log = AccessLog(settings.log.format, level) if level <= logging.INFO else None
     ops = None
     if metrics is not None or access_log is not None:
         ops = Operations(dispatcher, metrics, access_log)
-    return Application(registry, probes, dispatcher, ops, events)
+    return Application(registry, probes, dispatcher, ops, events, security)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

@@ -6,8 +6,9 @@ import logging
 import os
 from functools import partial
 
-from drift.config.settings import AuthMode, Settings
+from drift.config.settings import Settings
 from drift.ops import multiproc
+from drift.server.auth_startup import AuthStartupError, prepare_auth
 from drift.server.secret import load_secret
 from drift.server.supervisor import bind_socket, supervise
 from drift.server.worker import run_worker
@@ -22,15 +23,13 @@ def worker_count(settings: Settings) -> int:
 
 
 def serve(settings: Settings) -> int:
-    if settings.auth.mode is AuthMode.NONE:
-        _log.warning(
-            "AUTH IS OFF (auth.mode = none): anyone who can reach %s:%d can read, push and "
-            "delete every repository",
-            settings.server.bind_host,
-            settings.server.bind_port,
-        )
     settings.storage.fs_root.mkdir(parents=True, exist_ok=True)
     secret = load_secret(settings.server.secret, settings.storage.fs_root)
+    try:
+        prepare_auth(settings)
+    except AuthStartupError as exc:
+        _log.error("cannot start: %s", exc)
+        return 1
     workers = worker_count(settings)
     host, port = settings.server.bind_host, settings.server.bind_port
     try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
+
+from drift.localfiles import read_or_create
 
 __all__ = ["load_secret"]
 
@@ -13,24 +14,6 @@ def load_secret(configured: str, data_dir: Path) -> bytes:
     """``DRIFT_SECRET`` when set, else a random secret generated once in the data directory."""
     if configured:
         return configured.encode()
-    path = data_dir / ".drift" / "secret"
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    candidate = secrets.token_hex(32).encode()
-    temporary = path.with_name(f".secret-{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, candidate)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(temporary, path)  # first writer wins when several processes start at once
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink()
-    return path.read_bytes().strip()
+    return read_or_create(
+        data_dir / ".drift" / "secret", lambda: secrets.token_hex(32).encode()
+    ).strip()

@@ -96,4 +96,5 @@ async def _serve(
     if app.ops is not None:
         await app.ops.close()  # the last access lines and tallies
     await app.events.close()
+    await app.security.close()
     await app.registry.driver.close()

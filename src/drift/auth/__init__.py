@@ -1,0 +1,1 @@
+"""Authentication (who is asking) and authorization (what they may do) of the registry API."""
