@@ -18,12 +18,16 @@ __all__ = [
     "DatabaseSettings",
     "LogFormat",
     "LogSettings",
+    "MdnsSettings",
     "MetricsSettings",
     "OidcSettings",
     "Organisation",
     "PolicyRule",
+    "QuicEncryption",
+    "QuicSettings",
     "RbacSettings",
     "RegistrySettings",
+    "S3Settings",
     "ServerSettings",
     "Settings",
     "StorageBackend",
@@ -163,6 +167,50 @@ class StorageSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class S3Settings:
+    bucket: str = ""
+    endpoint: str = ""  # empty: AWS S3 of the region
+    region: str = "us-east-1"
+    access_key: str = ""  # empty: the default AWS credential chain (env, profile, instance role)
+    secret_key: str = field(default="", repr=False)
+    path_style: bool = False  # http://endpoint/bucket/key (MinIO, SeaweedFS, Ceph) vs virtual host
+    root_directory: str = ""  # key prefix in the bucket (registry:2's rootdirectory)
+    part_size: int = 16 << 20  # multipart part size (>= 5 MiB)
+    redirect: bool = True  # blob GETs answered with a 307 to a presigned URL
+    public_endpoint: str = ""  # endpoint used in presigned URLs, when clients reach S3 elsewhere
+    cache_dir: Path | None = None  # hybrid tier: local disk cache of hot blobs; None = off
+    cache_size: int = 10 << 30  # bytes the cache may hold (LRU by size)
+
+
+class QuicEncryption(Enum):
+    AUTO = "auto"  # server.tls_cert/tls_key (or quic cert/key) when set, else self-signed
+    CERTIFICATE = "certificate"  # the configured certificate; refuse to start without one
+    SELF_SIGNED = "self-signed"  # generated once in <fs_root>/.drift/quic/
+
+
+@dataclass(frozen=True, slots=True)
+class QuicSettings:
+    enabled: bool = True
+    bind_address: str = "0.0.0.0"  # noqa: S104 - Bolt nodes reach the registry from the LAN
+    bind_port: int = 4433
+    node_id: str = ""  # empty: the host name
+    encryption: QuicEncryption = QuicEncryption.AUTO
+    cert: Path | None = None  # empty: server.tls_cert
+    key: Path | None = None  # empty: server.tls_key
+    max_datagram_size: int = 1350
+    idle_timeout_seconds: int = 60
+    max_streams: int = 128  # concurrent bidirectional streams per connection
+
+
+@dataclass(frozen=True, slots=True)
+class MdnsSettings:
+    enabled: bool = False
+    interface: str = ""  # empty: every interface with an IPv4 address; "lo" in tests
+    domain: str = "bolt.local"  # the Bolt DNS domain, part of the instance name
+    instance: str = ""  # empty: drift-<node id>
+
+
+@dataclass(frozen=True, slots=True)
 class RegistrySettings:
     delete_enabled: bool = True
     upload_purge_age_seconds: int = 7 * 24 * 3600
@@ -214,6 +262,9 @@ class Settings:
     oidc: OidcSettings = field(default_factory=OidcSettings)
     rbac: RbacSettings = field(default_factory=RbacSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    quic: QuicSettings = field(default_factory=QuicSettings)
+    mdns: MdnsSettings = field(default_factory=MdnsSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     log: LogSettings = field(default_factory=LogSettings)

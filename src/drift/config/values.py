@@ -21,12 +21,15 @@ __all__ = [
     "LOG_LEVELS",
     "Address",
     "Boolean",
+    "ByteSize",
     "Choice",
     "Codec",
     "Directory",
     "Duration",
+    "Host",
     "Integer",
     "LogLevel",
+    "OptionalDirectory",
     "OptionalFile",
     "Password",
     "Secret",
@@ -34,7 +37,10 @@ __all__ = [
     "Text",
     "TomlScalar",
     "Url",
+    "address_host",
+    "address_port",
     "format_duration",
+    "format_size",
     "parse_duration",
     "rust_log_level",
     "show",
@@ -195,6 +201,38 @@ class Address(Codec[tuple[str, int]]):
     def dump(self, value: tuple[str, int]) -> TomlScalar:
         host, port = value
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Host(Codec[str]):
+    """A listen host: an IPv4 or IPv6 address (no brackets) or a host name."""
+
+    expected = "an IP address or host name (DRIFT_QUIC_ADDR: host:port)"
+
+    def parse(self, raw: object) -> str:
+        text = _text(raw)
+        if not _valid_host(text):
+            raise InvalidValueError
+        return text
+
+    def dump(self, value: str) -> TomlScalar:
+        return value
+
+
+def _address_part(value: str, index: int) -> str:
+    try:
+        return str(Address().parse(value)[index])
+    except InvalidValueError:
+        return ""  # refused by the primary field's codec, naming the alias and its value
+
+
+def address_host(value: str) -> str:
+    """The host of a ``host:port`` alias (``DRIFT_QUIC_ADDR``), for the host field."""
+    return _address_part(value, 0)
+
+
+def address_port(value: str) -> str:
+    """The port of a ``host:port`` alias, for the port field."""
+    return _address_part(value, 1)
 
 
 _DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -405,3 +443,62 @@ class StringList(Codec[tuple[str, ...]]):
 
     def dump(self, value: tuple[str, ...]) -> TomlScalar:
         return list[TomlScalar](value)
+
+
+class OptionalDirectory(Codec[Path | None]):
+    """A directory path (it may not exist yet), or empty for "not set"."""
+
+    expected = "a directory path, or empty"
+
+    def parse(self, raw: object) -> Path | None:
+        if raw == "":
+            return None
+        return Directory().parse(raw)
+
+    def dump(self, value: Path | None) -> TomlScalar:
+        return "" if value is None else str(value)
+
+
+_SIZE_UNITS: Final = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+_SIZE: Final = re.compile(r"([0-9]{1,15})\s*([kmgt]i?b|b)?", re.IGNORECASE)
+
+
+class ByteSize(Codec[int]):
+    """A size in bytes: an integer, or a string such as ``16MiB`` or ``10GiB`` (binary units)."""
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.expected = (
+            f"a size from {format_size(minimum)} to {format_size(maximum)}, such as '16MiB' "
+            "(units B KiB MiB GiB TiB)"
+        )
+
+    def parse(self, raw: object) -> int:
+        if isinstance(raw, bool):
+            raise InvalidValueError
+        if isinstance(raw, int):
+            value = raw
+        else:
+            match = _SIZE.fullmatch(_text(raw))
+            if match is None:
+                raise InvalidValueError
+            unit = (match.group(2) or "").lower()
+            if unit and not unit.endswith("ib") and unit != "b":
+                unit = unit[0] + "ib"  # "16MB" is read as 16 MiB, as most tools do
+            value = int(match.group(1)) * _SIZE_UNITS[unit]
+        if not self.minimum <= value <= self.maximum:
+            raise InvalidValueError
+        return value
+
+    def dump(self, value: int) -> TomlScalar:
+        return format_size(value)
+
+
+def format_size(value: int) -> str:
+    """The shortest exact spelling of ``value`` bytes (``16MiB``, ``1536KiB``, ``100B``)."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        scale = _SIZE_UNITS[unit.lower()]
+        if value >= scale and value % scale == 0:
+            return f"{value // scale}{unit}"
+    return f"{value}B"
