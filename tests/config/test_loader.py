@@ -314,18 +314,13 @@ def test_bad_file_value_names_key_and_env(
     assert message.endswith(got)
 
 
-@pytest.mark.parametrize(
-    ("env", "value", "available"),
-    [
-        ("DRIFT_STORAGE_BACKEND", "s3", "fs"),
-    ],
-)
-def test_known_but_unavailable_choices(env: str, value: str, available: str) -> None:
-    key = "auth.mode" if env == "DRIFT_AUTH" else "storage.backend"
-    assert config_error(None, {env: value}) == (
-        f"config error: {key} ({env}): {value.lower()!r} is not available yet in this build; "
-        f"use {available!r}"
+def test_s3_backend_needs_a_bucket() -> None:
+    assert config_error(None, {"DRIFT_STORAGE_BACKEND": "s3"}) == (
+        "config error: s3.bucket (DRIFT_S3_BUCKET): expected a value because storage.backend "
+        "is s3, got nothing"
     )
+    settings = load_settings(None, {"DRIFT_STORAGE_BACKEND": "s3", "DRIFT_S3_BUCKET": "drift"})
+    assert (settings.storage.backend.value, settings.s3.bucket) == ("s3", "drift")
 
 
 def test_database_url_errors_never_echo_credentials() -> None:

@@ -1,4 +1,13 @@
-"""Blob endpoints: GET/HEAD with single ranges and conditional requests, DELETE."""
+"""Blob endpoints: GET/HEAD with single ranges and conditional requests, DELETE.
+
+A GET may be answered with ``307 Temporary Redirect`` to a presigned storage URL (S3 with
+``redirect`` on; ``BlobStore.redirect_url`` says when): the client fetches the bytes from S3
+itself, as from distribution's S3 driver. Ranges are redirected too: Go's HTTP client (Docker,
+containerd, skopeo) and curl send the same Range header to the new Location, and S3 answers it
+(only ``host`` is signed). Not redirected: HEAD (storage is asked for the size, never for the
+bytes), a request with ``If-Range`` (S3 would compare it with its own ETag, not ours), and
+HTTP/3 (Bolt nodes pull over QUIC from the registry itself and do not follow redirects).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +27,8 @@ class BlobHandlers:
 
     async def get(self, req: Request) -> Response:
         digest = digest_param(req)
-        blob = await self._registry.blobs.locate(req.params["name"], digest)
+        reading = req.method != "HEAD"
+        blob = await self._registry.blobs.locate(req.params["name"], digest, read=reading)
         headers = {
             "Docker-Content-Digest": str(digest),
             "ETag": f'"{digest}"',
@@ -28,6 +38,11 @@ class BlobHandlers:
         if etag_matches(req, digest):
             return Response.empty(304, headers)
         byte_range = self._range(req, blob, headers["ETag"])
+        if reading and req.transport == "h1" and "If-Range" not in req.headers:
+            location = await self._registry.blobs.redirect_url(blob)
+            if location is not None:
+                redirect = {"Docker-Content-Digest": str(digest), "Location": location}
+                return Response.empty(307, redirect)
         if byte_range is None:
             response = Response.empty(200, headers)
             response.body = self._body(req, blob, 0, blob.size)
@@ -62,8 +77,7 @@ class BlobHandlers:
             return b""
         if blob.local_path is not None:
             return FileBody(blob.local_path, offset, length)
-        chunks = self._registry.driver.read_stream(blob.storage_path, offset, length)
-        return StreamBody(chunks, length)
+        return StreamBody(self._registry.blobs.read(blob, offset, length), length)
 
     async def delete(self, req: Request) -> Response:
         self._registry.require_delete_enabled()

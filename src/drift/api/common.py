@@ -61,7 +61,7 @@ def upload_response(
             "Location": location,
             "Range": session.range_header,
             "Docker-Upload-UUID": session.uuid,
-            # The filesystem accepts chunks of any size; S3 raises this to its part minimum.
-            "OCI-Chunk-Min-Length": "1",
+            # distribution-spec "Pushing a blob in chunks": 1 on disk, S3's part minimum there.
+            "OCI-Chunk-Min-Length": str(uploads.min_chunk_length),
         },
     )

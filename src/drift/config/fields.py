@@ -50,10 +50,10 @@ __all__ = [
 
 T = TypeVar("T")
 
-# What this build implements. The S3 issue adds S3; any other accepted value is refused with
+# What this build implements; any other accepted value is refused with
 # "'<value>' is not available yet in this build".
 AVAILABLE_AUTH_MODES: Final = frozenset(AuthMode)
-AVAILABLE_STORAGE_BACKENDS: Final = frozenset({StorageBackend.FS})
+AVAILABLE_STORAGE_BACKENDS: Final = frozenset(StorageBackend)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +245,7 @@ FIELDS: Final[tuple[Field[Any], ...]] = (
         "quic",
         "max_datagram_size",
         "DRIFT_QUIC_MAX_DATAGRAM_SIZE",
-        Integer(1200, 65527, "a datagram size in 1200..65527"),
+        Integer(1200, 16384, "a datagram size in 1200..16384"),
         ("max_datagram_size",),
     ),
     Field("quic", "idle_timeout", "DRIFT_QUIC_IDLE_TIMEOUT", Duration(), ("idle_timeout_seconds",)),

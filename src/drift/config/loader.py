@@ -16,7 +16,7 @@ from typing import Any, Final
 from drift.config.errors import ConfigError, InvalidValueError
 from drift.config.fields import FIELDS, SECTIONS, Field, field_named
 from drift.config.render import render_settings
-from drift.config.settings import AuthMode, ServerSettings, Settings
+from drift.config.settings import AuthMode, ServerSettings, Settings, StorageBackend
 from drift.config.values import show
 
 __all__ = ["CONFIG_ENV", "ConfigError", "find_config_file", "load_settings", "render_settings"]
@@ -143,6 +143,11 @@ def _check_auth(settings: Settings) -> None:
         )
 
 
+def _check_s3(settings: Settings) -> None:
+    if settings.storage.backend is StorageBackend.S3 and not settings.s3.bucket:
+        raise _needed("s3.bucket", "storage.backend is s3")
+
+
 def load_settings(config_path: Path | None, environ: Mapping[str, str]) -> Settings:
     """The validated settings; raises ``ConfigError`` (one line) on the first fault."""
     path = find_config_file(config_path, environ)
@@ -158,4 +163,5 @@ def load_settings(config_path: Path | None, environ: Mapping[str, str]) -> Setti
     settings = replace(defaults, **sections)
     _check_tls_pair(settings.server)
     _check_auth(settings)
+    _check_s3(settings)
     return settings

@@ -207,7 +207,7 @@ class MdnsSettings:
     enabled: bool = False
     interface: str = ""  # empty: every interface with an IPv4 address; "lo" in tests
     domain: str = "bolt.local"  # the Bolt DNS domain, part of the instance name
-    instance: str = ""  # empty: drift-<node id>
+    instance: str = ""  # empty: "drift-<node id> (<domain>)"
 
 
 @dataclass(frozen=True, slots=True)

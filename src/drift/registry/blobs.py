@@ -2,10 +2,19 @@
 
 A blob belongs to a repository when the repository links it, as a layer (``_layers``) or as a
 manifest revision; data is stored once under ``blobs/`` whatever the number of repositories.
+
+Where a blob's bytes come from, best first: a local file (the filesystem driver, or a hit of
+the hybrid tier's ``BlobCache``) sent with sendfile; with the cache on, a stream from storage
+that fills the cache on the way; with a driver that offers one (S3 with ``redirect`` on and no
+cache), a presigned URL the client fetches itself; else a stream from storage. Storage stays
+the authority even for cached blobs: its ``stat`` says whether the blob exists (a blob garbage-
+collected by another node is not served from a cache), the cache only saves the data transfer.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from drift.events.model import NULL_SINK, EventKind, EventSink, RegistryEvent
@@ -13,6 +22,7 @@ from drift.oci.digest import Digest
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.links import read_link, write_link
 from drift.storage import layout
+from drift.storage.cache import BlobCache
 from drift.storage.driver import PathNotFoundError, StorageDriver
 
 __all__ = ["BlobLocation", "BlobStore"]
@@ -27,9 +37,12 @@ class BlobLocation:
 
 
 class BlobStore:
-    def __init__(self, driver: StorageDriver, events: EventSink = NULL_SINK) -> None:
+    def __init__(
+        self, driver: StorageDriver, events: EventSink = NULL_SINK, cache: BlobCache | None = None
+    ) -> None:
         self.driver = driver
         self.events = events
+        self.cache = cache
 
     async def size(self, digest: Digest) -> int | None:
         try:
@@ -61,17 +74,43 @@ class BlobStore:
                 return True
         return False
 
-    async def locate(self, name: str, digest: Digest) -> BlobLocation:
-        """The blob as ``name`` sees it; BLOB_UNKNOWN unless linked there and present."""
+    async def locate(self, name: str, digest: Digest, *, read: bool = True) -> BlobLocation:
+        """The blob as ``name`` sees it; BLOB_UNKNOWN unless linked there and present.
+
+        ``read=False`` (a HEAD) only needs the size: the cache is not consulted."""
         if not await self.is_linked(name, digest):
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
-        size = await self.size(digest)
+        path = layout.blob_data(digest)
+        local = self.driver.local_path(path)
+        if self.cache is None or not read or local is not None:
+            size = await self.size(digest)
+        else:
+            size, cached = await asyncio.gather(self.size(digest), self.cache.lookup(digest))
+            if cached is not None and cached.size == size:
+                local = cached.path
+            elif cached is not None:  # gone from storage, or not what storage holds
+                await self.cache.forget(digest)
         if size is None:
             raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
         if self.events.wants(EventKind.BLOB_PULL):
             await self.events.emit(RegistryEvent(EventKind.BLOB_PULL, name, str(digest), size=size))
-        path = layout.blob_data(digest)
-        return BlobLocation(digest, size, self.driver.local_path(path), path)
+        return BlobLocation(digest, size, local, path)
+
+    async def redirect_url(self, blob: BlobLocation) -> str | None:
+        """A URL the client may fetch ``blob`` from itself (presigned), when that is best: not
+        for a local file, and not with the cache on, which serves through to fill itself."""
+        if blob.local_path is not None or self.cache is not None:
+            return None
+        return await self.driver.redirect_url(blob.storage_path)
+
+    def read(self, blob: BlobLocation, offset: int, length: int) -> AsyncIterator[bytes]:
+        """``length`` bytes of a blob from ``offset``, from storage; a read of the whole blob
+        fills the cache on the way."""
+        chunks = self.driver.read_stream(blob.storage_path, offset, length)
+        cache = self.cache
+        if cache is None or offset != 0 or length != blob.size:
+            return chunks
+        return cache.fill(blob.digest, blob.size, chunks)
 
     async def link_layer(self, name: str, digest: Digest) -> None:
         await write_link(self.driver, layout.RepositoryPaths(name).layer_link(digest), digest)

@@ -50,4 +50,5 @@ async def purge_uploads(driver: StorageDriver, older_than: dt.timedelta) -> int:
                 continue  # finished or cancelled meanwhile
     if purged:
         _log.info("purged %d abandoned upload session(s)", purged)
+    await driver.purge_incomplete(older_than)
     return purged

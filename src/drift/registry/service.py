@@ -16,6 +16,7 @@ from drift.registry.referrers import ReferrerIndex, fallback_tag
 from drift.registry.tags import Tags
 from drift.registry.upload_state import UploadStateCodec
 from drift.registry.uploads import Uploads
+from drift.storage.cache import BlobCache
 from drift.storage.driver import StorageDriver
 
 __all__ = ["Registry"]
@@ -38,9 +39,11 @@ class Registry:
         secret: bytes,
         settings: RegistrySettings,
         events: EventSink = NULL_SINK,
+        blob_cache: BlobCache | None = None,
     ) -> Registry:
-        """The services over ``driver``; they report what they did to ``events``."""
-        blobs = BlobStore(driver, events)
+        """The services over ``driver``; they report what they did to ``events``. Blob data
+        reads go through ``blob_cache`` when there is one (the hybrid tier)."""
+        blobs = BlobStore(driver, events, blob_cache)
         tags = Tags(driver)
         return cls(
             driver=driver,

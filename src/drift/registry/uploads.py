@@ -92,6 +92,11 @@ class Uploads:
         self._events = events
         self._hashers = HasherCache()
 
+    @property
+    def min_chunk_length(self) -> int:
+        """The chunk size below which a PATCH is costly to store (OCI-Chunk-Min-Length)."""
+        return self._driver.min_chunk_length or 1
+
     def state_token(self, session: UploadSession) -> str:
         return self._codec.encode(
             UploadState(session.name, session.uuid, session.size, session.started_at)

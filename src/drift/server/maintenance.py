@@ -12,7 +12,7 @@ __all__ = ["purge_uploads"]
 
 
 async def purge_uploads(settings: Settings, older_than_seconds: int) -> int:
-    driver = open_driver(settings.storage)
+    driver = open_driver(settings.storage, settings.s3)
     try:
         return await purge_stored_uploads(driver, dt.timedelta(seconds=older_than_seconds))
     finally:

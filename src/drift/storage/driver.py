@@ -87,6 +87,9 @@ class StorageDriver(ABC):
     """About ten async operations plus optional capabilities (``local_path``, ``redirect_url``)."""
 
     name: str = "abstract"
+    # Chunk size below which appending is costly (an object store's minimum part size):
+    # advertised to clients as OCI-Chunk-Min-Length. None: any size is fine.
+    min_chunk_length: int | None = None
 
     @abstractmethod
     async def get_content(self, path: str) -> bytes:
@@ -138,6 +141,12 @@ class StorageDriver(ABC):
         """A URL a client can fetch the content from directly (presigned), or None."""
         del path, method
         return None
+
+    async def purge_incomplete(self, older_than: dt.timedelta) -> int:
+        """Remove what interrupted writes older than ``older_than`` left where no path shows it
+        (an object store's open multipart uploads); how many. Run by the upload purge."""
+        del older_than
+        return 0
 
     async def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release connections and threads."""

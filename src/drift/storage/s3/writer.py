@@ -1,0 +1,196 @@
+"""The append-only writer of the S3 driver: a file as segments, no temporary file anywhere.
+
+Appended bytes are held in memory until they make a segment (``keys``, ``segments``):
+
+- as soon as ``part_size`` bytes are held, they are stored as one *part* segment;
+- ``commit`` and ``close`` store what is held: a part when it reaches ``MIN_PART_SIZE`` (S3's
+  minimum part size), else the file's one *tail* segment;
+- a tail is never appended to in place (objects are immutable): the next store writes a
+  segment from the tail's start, holding the tail's bytes and the new ones, then deletes the old
+  tail. A writer that resumes a file (``append=True``, another request or node) reads the tail
+  back, once and only when it has bytes to add: only that tail, under 5 MiB, is ever sent twice.
+
+Memory per writer is thus about one part (``part_size`` plus the block being written; the
+bytes are joined once per store). Every segment but the last is a valid multipart part, so
+``move`` assembles the file server-side. A file that is a plain object (``put_content``, an
+upload created by registry:2) is converted when the first segment is stored: its bytes become
+the first segment (server-side copy, or the tail when small) and the object is deleted last,
+since it hides the segments until then.
+
+Exclusivity: ``WriterLocks`` refuses a second writer of a path in this process. S3 has no
+locks across nodes; segments are created with ``If-None-Match: *``, so two nodes appending to
+one upload at once (a client bug) cannot overwrite each other's data: the later store fails
+with ``WriterBusyError`` and the client resumes from what is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drift.storage.driver import FileWriter, StorageError, WriterBusyError
+from drift.storage.s3.copy import Copier
+from drift.storage.s3.files import Files, StoredFile
+from drift.storage.s3.segments import MIN_PART_SIZE
+
+__all__ = ["S3Writer", "WriterLocks", "WriterSettings"]
+
+_log = logging.getLogger(__name__)
+
+
+class WriterLocks:
+    """Paths with an open writer in this process."""
+
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+
+    def acquire(self, path: str) -> None:
+        if path in self._held:
+            raise WriterBusyError(f"another writer holds {path}")
+        self._held.add(path)
+
+    def release(self, path: str) -> None:
+        self._held.discard(path)
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    part_size: int
+    min_part_size: int = MIN_PART_SIZE
+
+
+class S3Writer(FileWriter):
+    def __init__(
+        self,
+        files: Files,
+        copier: Copier,
+        settings: WriterSettings,
+        path: str,
+        *,
+        stored: StoredFile,
+        release: Callable[[], None],
+    ) -> None:
+        self._files = files
+        self._bucket = files.bucket
+        self._copier = copier
+        self._settings = settings
+        self._path = path
+        self._release = release
+        self._closed = False
+        self._size = self._committed = self._base = 0  # base: where the tail region starts
+        self._tail_key: str | None = None  # the object holding [base, committed), if any
+        self._held: list[bytes] = []  # [base, size) when the tail is loaded, else [committed, size)
+        self._tail_loaded = True
+        self._plain: str | None = None  # a plain object to delete once segments hold its bytes
+        self._convert: int | None = None  # its size, when it must be copied into a first part
+        self._stale: list[str] = []  # superseded segments, deleted at the next store
+        self._resume(stored)
+
+    def _resume(self, stored: StoredFile) -> None:
+        self._size = self._committed = stored.size
+        if stored.plain is not None:
+            self._plain = stored.key
+            if stored.size >= self._settings.min_part_size:
+                self._base, self._convert = stored.size, stored.size
+            elif stored.size:
+                self._tail_key, self._tail_loaded = stored.key, False
+            return
+        assert stored.segmented is not None
+        segments = stored.segmented.segments
+        self._stale = list(stored.segmented.stale)
+        last = segments[-1]
+        if last.size >= self._settings.min_part_size:
+            self._base = last.end
+        else:
+            self._base, self._tail_key, self._tail_loaded = last.start, last.key, False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self._check_open()
+        if not data:
+            return
+        self._held.append(data if isinstance(data, bytes) else bytes(data))  # a caller's buffer
+        self._size += len(data)
+        if self._size - self._base >= self._settings.part_size:
+            await self._store()
+
+    async def commit(self) -> None:
+        self._check_open()
+        await self._store()
+
+    async def cancel(self) -> None:
+        self._check_open()
+        self._closed = True
+        try:
+            await self._files.remove_file(self._path)
+        finally:
+            self._held = []
+            self._release()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._store()
+        finally:
+            self._held = []
+            self._release()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"writer of {self._path} is closed")
+
+    async def _store(self) -> None:
+        """Make every byte written so far durable as a segment (see the module docstring)."""
+        if self._size > self._committed:
+            await self._store_segment()
+        plain = self._plain
+        if plain is not None and self._segments_hold_plain():  # it only hides them now
+            await self._bucket.delete([plain], self._path)
+            self._plain = None
+        if self._stale:
+            stale, self._stale = self._stale, []
+            try:
+                await self._bucket.delete(stale, self._path)
+            except StorageError as exc:  # superseded data is never read: retried next time
+                _log.warning("could not delete superseded segments of %s: %s", self._path, exc)
+                self._stale = stale
+
+    def _segments_hold_plain(self) -> bool:
+        return self._committed > 0 and self._convert is None and self._tail_key != self._plain
+
+    async def _store_segment(self) -> None:
+        keys = self._files.keys
+        if self._convert is not None:
+            first = keys.segment_key(self._path, 0, self._convert)
+            await self._copier.copy([(keys.key(self._path), self._convert)], first, self._path)
+            self._convert = None
+        await self._load_tail()
+        payload = b"".join(self._held)
+        self._held = [payload]
+        start, end = self._base, self._size
+        key = keys.segment_key(self._path, start, end)
+        await self._bucket.put(key, self._path, payload, if_absent=True)
+        if self._tail_key is not None and self._tail_key != self._plain:
+            self._stale.append(self._tail_key)
+        if len(payload) >= self._settings.min_part_size:
+            self._base, self._tail_key, self._held = end, None, []
+        else:
+            self._tail_key = key
+        self._committed = end
+
+    async def _load_tail(self) -> None:
+        if self._tail_loaded:
+            return
+        assert self._tail_key is not None
+        size = self._committed - self._base
+        data = await self._bucket.get_bytes(self._tail_key, self._path, size)
+        if data is None or len(data) != size:
+            raise WriterBusyError(f"another writer appended to {self._path} meanwhile")
+        self._held.insert(0, data)
+        self._tail_loaded = True
