@@ -26,6 +26,17 @@ from drift.config.settings import OidcSettings
 AUDIENCE = "drift"
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim relative to when the test runs (not to when the tests were collected)."""
+
+    seconds: int
+
+    @staticmethod
+    def resolve(value: object) -> object:
+        return int(time.time()) + value.seconds if isinstance(value, FromNow) else value
+
+
 @dataclass
 class StaticIssuer:
     """Discovery at /.well-known/openid-configuration, JWKS at /jwks; ``issuer`` is set once the
@@ -134,9 +145,9 @@ async def test_refuses_token_missing_a_required_claim(
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
-        ({"nbf": int(time.time()) + 120}, "not valid yet"),
-        ({"iat": int(time.time()) + 120}, "not valid yet"),
-        ({"exp": int(time.time()) - 120}, "expired"),
+        ({"nbf": FromNow(120)}, "not valid yet"),
+        ({"iat": FromNow(120)}, "not valid yet"),
+        ({"exp": FromNow(-120)}, "expired"),
         ({"aud": "registry"}, "audience"),
         ({"aud": ["registry", "other"]}, "audience"),
         ({"iss": "ISSUER"}, "issued by"),
@@ -148,6 +159,7 @@ async def test_refuses_invalid_claims(
 ) -> None:
     if claims.get("iss") == "ISSUER":
         claims = {"iss": issuer.issuer + "/"}  # not equal: no normalisation of the issuer
+    claims = {key: FromNow.resolve(value) for key, value in claims.items()}
     assert reason in await refused(await make_verifier(), issuer.sign(claims))
 
 

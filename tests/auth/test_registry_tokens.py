@@ -81,8 +81,8 @@ def _claims(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"exp": int(time.time()) - 120},
-        {"nbf": int(time.time()) + 120},
+        {"exp": -120},  # seconds from now, resolved when the test runs
+        {"nbf": 120},
         {"iss": "someone-else"},
         {"aud": "another-service"},
         {"exp": None},
@@ -90,7 +90,12 @@ def _claims(**changes: object) -> dict[str, object]:
     ],
 )
 async def test_claims_are_checked(parts: Parts, changes: dict[str, object]) -> None:
-    token = jwt.encode(_claims(**changes), parts.key.private_key, algorithm="ES256")
+    now = int(time.time())
+    resolved = {
+        key: now + value if key in ("exp", "nbf") and isinstance(value, int) else value
+        for key, value in changes.items()
+    }
+    token = jwt.encode(_claims(**resolved), parts.key.private_key, algorithm="ES256")
     with pytest.raises(InvalidCredentialsError):
         await parts.verifier.verify(token)
 

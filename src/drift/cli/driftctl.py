@@ -11,7 +11,7 @@ from typing import Final
 
 from drift import __version__
 from drift.cli.common import run_with_settings
-from drift.cli.ctl import config, tokens, uploads, users
+from drift.cli.ctl import config, pull, tokens, uploads, users
 from drift.cli.ctl.base import Handler, Subcommands
 
 __all__ = ["GROUPS", "build_parser", "main"]
@@ -21,6 +21,7 @@ GROUPS: Final[tuple[Callable[[Subcommands], None], ...]] = (
     uploads.register,
     users.register,
     tokens.register,
+    pull.register,
 )
 
 

@@ -18,7 +18,7 @@ from drift.ops.accesslog import AccessLog
 from drift.ops.instrument import Operations, track_uploads
 from drift.registry.service import Registry
 from drift.server.security import Security, build_security
-from drift.storage.factory import open_driver
+from drift.storage.factory import open_blob_cache, open_driver
 from drift.storage.instrumented import InstrumentedDriver
 
 if TYPE_CHECKING:
@@ -48,11 +48,12 @@ def _metrics(settings: Settings) -> Metrics | None:
 
 def build_application(settings: Settings, secret: bytes) -> Application:
     metrics = _metrics(settings)
-    driver = open_driver(settings.storage)
+    driver = open_driver(settings.storage, settings.s3)
     if metrics is not None:
         driver = InstrumentedDriver(driver, metrics)
     events = build_event_bus(settings)
-    registry = Registry.create(driver, secret, settings.registry, events)
+    blob_cache = open_blob_cache(settings.storage, settings.s3)
+    registry = Registry.create(driver, secret, settings.registry, events, blob_cache)
     security = build_security(settings, events)
     probes = ProbeHandlers(registry, (security.check_database,))
     scrape = None if metrics is None else MetricsHandler(metrics, metrics.content_type)

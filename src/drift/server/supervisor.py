@@ -26,7 +26,7 @@ from drift.config.settings import Settings
 from drift.server.shutdown import STOP_SIGNALS, stop_grace_seconds
 from drift.server.worker import run_worker
 
-__all__ = ["bind_socket", "supervise"]
+__all__ = ["bind_socket", "bind_udp_socket", "supervise"]
 
 _log = logging.getLogger(__name__)
 _RESTART_BACKOFF: Final = 1.0
@@ -44,11 +44,24 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def bind_udp_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """The QUIC listener's socket; with ``reuse_port`` the kernel hashes each client's address
+    and port onto one of the sockets bound to the port, so a connection stays on one worker."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.setblocking(False)
+    return sock
+
+
 @dataclass
 class _Workers:
     settings: Settings
     secret: bytes
     sockets: list[socket.socket]
+    quic_sockets: list[socket.socket]  # one per worker, or none when QUIC is off
     pids: dict[int, int] = field(default_factory=dict)  # pid -> worker index
     lifelines: dict[int, int] = field(default_factory=dict)  # worker index -> pipe write end
     stopping: bool = False
@@ -65,10 +78,13 @@ class _Workers:
             try:
                 for signum in STOP_SIGNALS:
                     signal.signal(signum, signal.SIG_DFL)
-                for other, sock in enumerate(self.sockets):
-                    if other != index:
+                quic = self.quic_sockets[index] if self.quic_sockets else None
+                for sock in self.sockets + self.quic_sockets:
+                    if sock not in (self.sockets[index], quic):
                         sock.close()
-                run_worker(self.settings, self.sockets[index], self.secret, index, read_fd)
+                run_worker(
+                    self.settings, self.sockets[index], self.secret, index, read_fd, quic_sock=quic
+                )
             except BaseException:
                 _log.exception("worker %d crashed", index)
                 code = 1
@@ -89,7 +105,7 @@ class _Workers:
     def stop(self, signum: int) -> None:
         if not self.stopping:
             self.stopping = True
-            for sock in self.sockets:
+            for sock in self.sockets + self.quic_sockets:
                 sock.close()
             signal.signal(signal.SIGALRM, lambda *_: self.kill_all())
             signal.setitimer(signal.ITIMER_REAL, stop_grace_seconds(self.settings.server))
@@ -114,12 +130,13 @@ def supervise(
     secret: bytes,
     sockets: list[socket.socket],
     on_worker_exit: Callable[[int], None] | None = None,
+    quic_sockets: list[socket.socket] | None = None,
 ) -> int:
     """Run the workers until a stop signal; exit status 0 when they all stopped in time.
 
     ``on_worker_exit(pid)`` runs after each worker exited (before any restart).
     """
-    workers = _Workers(settings, secret, sockets)
+    workers = _Workers(settings, secret, sockets, quic_sockets or [])
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda received, _: workers.stop(received))
     for index in range(len(sockets)):
@@ -142,7 +159,7 @@ def supervise(
         if not workers.stopping:
             workers.spawn(worker_index)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    for sock in sockets:
+    for sock in workers.sockets + workers.quic_sockets:
         sock.close()
     _log.info("stopped")
     return 1 if workers.killed else 0

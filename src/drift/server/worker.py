@@ -13,8 +13,11 @@ from collections.abc import Callable
 from typing import Final
 
 from drift.config.settings import Settings
+from drift.discovery import MdnsAnnouncer
+from drift.quic.certificate import prepare_certificate
+from drift.quic.listener import QuicListener
 from drift.registry.purge import purge_uploads
-from drift.server.app import build_application, tls_context
+from drift.server.app import Application, build_application, tls_context
 from drift.server.shutdown import StopRequest
 from drift.storage import executor
 from drift.storage.driver import StorageDriver
@@ -36,12 +39,18 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def run_worker(
-    settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
+    settings: Settings,
+    sock: socket.socket,
+    secret: bytes,
+    index: int,
+    parent_fd: int | None,
+    *,
+    quic_sock: socket.socket | None = None,
 ) -> None:
-    """Serve on ``sock`` until SIGTERM/SIGINT or until the supervisor (``parent_fd``) dies, then
-    shut down gracefully (``drift.server.shutdown``)."""
+    """Serve on ``sock`` (and HTTP/3 on the UDP ``quic_sock``) until SIGTERM/SIGINT or until the
+    supervisor (``parent_fd``) dies, then shut down gracefully (``drift.server.shutdown``)."""
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(settings, sock, secret, index, parent_fd))
+        runner.run(_serve(settings, sock, secret, index, parent_fd, quic_sock=quic_sock))
     executor.shutdown(wait=False)
 
 
@@ -54,8 +63,20 @@ async def _purge_periodically(driver: StorageDriver, age: dt.timedelta) -> None:
         await asyncio.sleep(_PURGE_INTERVAL)
 
 
+def _quic_listener(settings: Settings, app: Application) -> QuicListener:
+    certificate = prepare_certificate(settings)  # made by ``drift serve``: only read here
+    timeout = settings.server.shutdown_timeout_seconds
+    return QuicListener(app.dispatcher, settings.quic, certificate, timeout, app.ops)
+
+
 async def _serve(
-    settings: Settings, sock: socket.socket, secret: bytes, index: int, parent_fd: int | None
+    settings: Settings,
+    sock: socket.socket,
+    secret: bytes,
+    index: int,
+    parent_fd: int | None,
+    *,
+    quic_sock: socket.socket | None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = StopRequest()
@@ -66,21 +87,37 @@ async def _serve(
     # threshold (700) would collect every few requests for nothing.
     gc.freeze()
     gc.set_threshold(_GC_YOUNG_THRESHOLD, 20, 20)
+    alt_svc = f'h3=":{settings.quic.bind_port}"; ma=86400' if quic_sock is not None else None
     transport = AiohttpTransport(
-        app.dispatcher, tls_context(settings), settings.server.shutdown_timeout_seconds, app.ops
+        app.dispatcher,
+        tls_context(settings),
+        settings.server.shutdown_timeout_seconds,
+        app.ops,
+        alt_svc,
     )
+    listener = None if quic_sock is None else _quic_listener(settings, app)
     if app.ops is not None:
         app.ops.start()
     await app.events.start()
     await transport.start(sock)
+    if listener is not None and quic_sock is not None:
+        await listener.start(quic_sock)
     purger: asyncio.Task[None] | None = None
-    if index == 0:  # one purger per deployment node is enough
+    announcer: MdnsAnnouncer | None = None
+    if index == 0:  # one purger and one mDNS announcement per deployment node
         age = dt.timedelta(seconds=settings.registry.upload_purge_age_seconds)
         purger = loop.create_task(_purge_periodically(app.registry.driver, age))
+        if settings.mdns.enabled:
+            quic_port = None if quic_sock is None else quic_sock.getsockname()[1]
+            announcer = MdnsAnnouncer.start(settings, sock.getsockname()[1], quic_port)
     _log.debug("worker %d (pid %d) serving", index, os.getpid())
     await stop.wait()
+    if announcer is not None:  # goodbye first: discovering clients stop choosing this node
+        await announcer.close()
     app.probes.draining = True
     transport.begin_drain()
+    if listener is not None:
+        listener.begin_drain()
     _log.info(
         "worker %d draining for %d s, then finishing in-flight requests (at most %d s)",
         index,
@@ -92,7 +129,7 @@ async def _serve(
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
-    await transport.stop()
+    await asyncio.gather(transport.stop(), *(() if listener is None else (listener.stop(),)))
     if app.ops is not None:
         await app.ops.close()  # the last access lines and tallies
     await app.events.close()

@@ -83,8 +83,10 @@ class AiohttpTransport:
         ssl_context: ssl.SSLContext | None,
         shutdown_timeout: float = 30.0,
         ops: Operations | None = None,
+        alt_svc: str | None = None,
     ) -> None:
         self._handler = handler
+        self._alt_svc = alt_svc  # RFC 7838 Alt-Svc value advertising the HTTP/3 listener
         self._ops = ops
         self._ssl = ssl_context
         self._shutdown_timeout = shutdown_timeout
@@ -125,6 +127,8 @@ class AiohttpTransport:
         self, request: web.BaseRequest, response: Response
     ) -> tuple[web.StreamResponse, int]:
         """Write ``response``; also return the body bytes sent (0 when the client went away)."""
+        if self._alt_svc is not None:
+            response.headers.setdefault("Alt-Svc", self._alt_svc)
         body = response.body
         if isinstance(body, bytes):
             # One write for headers and body; aiohttp keeps our Content-Length (HEAD included).
