@@ -18,7 +18,7 @@ from tests.support.layouts import (
 )
 from tests.support.servers import RunningRegistry
 from tests.support.skopeo import Skopeo, SkopeoError
-from tests.support.storage import blob_data, layer_link, read_link, repository_dir
+from tests.support.storage import blob_data, layer_link, repository_dir
 from tests.support.wiretap import Wiretap
 
 pytestmark = pytest.mark.clients
@@ -147,12 +147,13 @@ def test_repo_to_repo_copy_mounts_layers(
     layer_reads = {r.path.rpartition("/")[2] for r in requests if r.method == "GET"} & layers
     assert not layer_reads, f"layers downloaded instead of mounted: {layer_reads}"
 
+    stored = registry.content  # the data directory, or the bucket of Drift on S3
     for blob in image.blobs:
-        assert blob_data(registry.root, blob.digest).read_bytes() == blob.data
-        assert read_link(layer_link(registry.root, "mount/target", blob.digest)) == blob.digest
-    target_files = [
-        p for p in repository_dir(registry.root, "mount/target").rglob("*") if p.is_file()
-    ]
+        assert stored.read(blob_data(Path(), blob.digest)) == blob.data
+        link = stored.read(layer_link(Path(), "mount/target", blob.digest))
+        assert link is not None
+        assert link.decode().strip() == blob.digest
+    target_files = stored.files(repository_dir(Path(), "mount/target"))
     stored_data = [p for p in target_files if p.name != "link" and "_uploads" not in p.parts]
     assert not stored_data, f"blob data stored inside the repository: {stored_data}"
     assert skopeo.inspect_raw(f"docker://{registry.host_port}/mount/target:v1") == (

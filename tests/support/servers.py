@@ -1,7 +1,7 @@
 """Starting Drift and the reference registry (CNCF distribution) as real processes on loopback.
 
 Both servers run in their own process group so that `stop()` and `kill()` reach every worker,
-and both use distribution's v2 layout under ``root/docker/registry/v2``.
+and both use distribution's v2 layout: under ``root/docker/registry/v2``, or in a bucket (S3).
 """
 
 from __future__ import annotations
@@ -18,10 +18,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.support.lifecycle import ClosesOnExit
+from tests.support.stores import DirectoryStore, StoredContent
 from tests.support.tls import LoopbackPki
 from tests.support.tools import require_tool
+
+if TYPE_CHECKING:
+    from drift.config.settings import S3Settings
 
 __all__ = ["RunningRegistry", "free_port", "start_drift", "start_reference"]
 
@@ -45,6 +50,11 @@ class RunningRegistry(ClosesOnExit):
     root: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    stored: StoredContent | None = None  # where the content is, when not below ``root`` (S3)
+
+    @property
+    def content(self) -> StoredContent:
+        return DirectoryStore(self.root) if self.stored is None else self.stored
 
     @property
     def port(self) -> int:
@@ -125,19 +135,56 @@ def start_drift(
 
 
 def start_reference(
-    root: Path, *, port: int | None = None, log_path: Path | None = None
+    root: Path,
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    s3: S3Settings | None = None,
 ) -> RunningRegistry:
+    """CNCF distribution on ``root`` (its filesystem driver), or with ``s3`` on a bucket through
+    its S3 driver: the bucket Drift would use with the same settings (``root`` then holds only
+    the config and the log). ``s3.redirect`` turns distribution's presigned blob redirects on."""
     binary = require_tool("docker-registry")
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
     config = root.parent / f"{root.name}-reference-{port}.yml"
-    config.write_text(_reference_config(root, port))
-    # distribution reads REGISTRY_* variables as config overrides: never inherit any.
-    server_env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    storage = _filesystem_storage(root) if s3 is None else _s3_storage(s3)
+    config.write_text(_reference_config(storage, port))
+    # distribution reads REGISTRY_* variables as config overrides, and its AWS SDK reads AWS_*
+    # ones (an AWS_CA_BUNDLE makes it refuse its own HTTP transport): never inherit any.
+    server_env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "AWS_"))}
     return _start("reference", [binary, "serve", str(config)], root, port, server_env, log_path)
 
 
-def _reference_config(root: Path, port: int) -> str:
+def _filesystem_storage(root: Path) -> str:
+    return f"""\
+  filesystem:
+    rootdirectory: {root}
+"""
+
+
+def _s3_storage(s3: S3Settings) -> str:
+    """storage.s3 of distribution 2.8 (docs/storage-drivers/s3.md). 2.8 always addresses the
+    bucket path-style when ``regionendpoint`` is set; ``forcepathstyle`` is the 3.x spelling
+    (2.8 ignores it). Its ``rootdirectory`` maps paths to keys as Drift's ``root_directory``."""
+    secure = s3.endpoint.startswith("https:")
+    return f"""\
+  s3:
+    regionendpoint: {s3.endpoint}
+    region: {s3.region}
+    bucket: {s3.bucket}
+    accesskey: {s3.access_key}
+    secretkey: {s3.secret_key}
+    secure: {str(secure).lower()}
+    v4auth: true
+    forcepathstyle: {str(s3.path_style).lower()}
+    rootdirectory: /{s3.root_directory.strip("/")}
+  redirect:
+    disable: {str(not s3.redirect).lower()}
+"""
+
+
+def _reference_config(storage: str, port: int) -> str:
     return f"""\
 version: 0.1
 log:
@@ -145,8 +192,7 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: {root}
+{storage.rstrip()}
   delete:
     enabled: true
   maintenance:
