@@ -31,7 +31,7 @@ class UploadHandlers:
                 return blob_created(req, name, digest)
         elif "digest" in req.query:
             digest = query_digest(req)
-            await self._uploads.upload_whole(name, req.body, digest)
+            await self._uploads.upload_whole(name, req.body, digest, req.content_length)
             return blob_created(req, name, digest)
         session = await self._uploads.start(name)
         return upload_response(req, self._uploads, session, 202)
@@ -42,6 +42,9 @@ class UploadHandlers:
         )
 
     async def _append(self, req: Request, session: UploadSession) -> UploadSession:
+        return await self._uploads.append(session, req.body, self._chunk_start(req))
+
+    def _chunk_start(self, req: Request) -> int | None:
         start: int | None = None
         header = req.headers.get("Content-Range")
         if header is not None:
@@ -58,7 +61,7 @@ class UploadHandlers:
                     f"Content-Length {length} does not match Content-Range {header!r}",
                 )
             start = chunk.start
-        return await self._uploads.append(session, req.body, start)
+        return start
 
     async def patch(self, req: Request) -> Response:
         session = await self._append(req, await self._session(req))
@@ -68,8 +71,10 @@ class UploadHandlers:
         digest = query_digest(req)
         session = await self._session(req)
         if req.content_length != 0:
-            session = await self._append(req, session)
-        await self._uploads.commit(session, digest)
+            start = self._chunk_start(req)
+            await self._uploads.finish(session, req.body, start, digest, req.content_length)
+        else:
+            await self._uploads.commit(session, digest)
         return blob_created(req, session.name, digest)
 
     async def status(self, req: Request) -> Response:

@@ -4,6 +4,12 @@ Data streams into ``_uploads/<uuid>/data`` through an exclusive append writer wh
 in a second thread. A commit verifies the digest, makes the data durable (fsync) and moves it into
 ``blobs/`` in one atomic rename, so a crash or a cancelled request never exposes a partial blob.
 Sessions live in storage, so they survive restarts and can be continued on any worker or node.
+
+When the digest is known before the data (POST ``?digest=``, or a PUT carrying the whole blob
+into an empty session) and the driver offers a ``DirectWriter`` (an object store), the body is
+streamed straight to the blob's final path while hashed, and published only once the digest
+matched: nothing is written twice (no upload file, no server-side copy), nothing partial or
+wrong is ever visible, and a cut body leaves the session as it was (empty).
 """
 
 from __future__ import annotations
@@ -13,18 +19,25 @@ import contextlib
 import datetime as dt
 import re
 import uuid as uuid_module
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
 from drift.core.http import BodyIncompleteError, RequestBody
 from drift.events.model import NULL_SINK, EventKind, EventSink, RegistryEvent
-from drift.oci.digest import Digest, new_hasher
+from drift.oci.digest import Digest, Hasher, new_hasher
 from drift.oci.errors import ErrorCode, RegistryError
 from drift.registry.blobs import BlobStore
 from drift.registry.hashing import STREAMING_ALGORITHM, HasherCache, hash_stored
 from drift.registry.upload_state import UploadState, UploadStateCodec
 from drift.storage import layout
-from drift.storage.driver import FileWriter, PathNotFoundError, StorageDriver, WriterBusyError
+from drift.storage.driver import (
+    DirectWriter,
+    FileWriter,
+    PathNotFoundError,
+    StorageDriver,
+    WriterBusyError,
+)
 from drift.storage.executor import run_blocking
 
 __all__ = ["BLOCK_SIZE", "UploadSession", "Uploads"]
@@ -165,21 +178,9 @@ class Uploads:
     ) -> None:
         path = layout.RepositoryPaths(session.name).upload_data(session.uuid)
         hasher = await self._hashers.hasher_at(self._driver, session.uuid, path, writer.size)
-        reader = _BlockReader(body)
-        pending: asyncio.Future[tuple[None, None]] | None = None
         try:
-            while True:
-                block = await reader.next_block()
-                if pending is not None:
-                    await pending
-                    pending = None
-                if not block:
-                    break
-                # Write and hash one block in two threads while the loop reads the next one.
-                pending = asyncio.gather(writer.write(block), run_blocking(hasher.update, block))
+            await _pump(body, writer.write, hasher)
         except BodyIncompleteError:
-            if pending is not None:
-                await pending
             self._hashers.put(session.uuid, writer.size, hasher)
             raise RegistryError(
                 ErrorCode.BLOB_UPLOAD_INVALID,
@@ -187,8 +188,6 @@ class Uploads:
                 headers={"Range": replace(session, size=writer.size).range_header},
             ) from None
         except BaseException:
-            if pending is not None:
-                pending.cancel()
             self._hashers.discard(session.uuid)
             raise
         self._hashers.put(session.uuid, writer.size, hasher)
@@ -218,11 +217,7 @@ class Uploads:
             await self._blobs.ingest(data_path, digest)
         finally:
             await writer.close()
-        await self._blobs.link_layer(session.name, digest)
-        await self._remove(session)
-        await self._events.emit(
-            RegistryEvent(EventKind.BLOB_PUSH, session.name, str(digest), size=session.size)
-        )
+        await self._published(session, digest)
 
     async def cancel(self, session: UploadSession) -> None:
         writer = await self._writer(session)
@@ -237,8 +232,47 @@ class Uploads:
         with contextlib.suppress(PathNotFoundError):
             await self._driver.delete(layout.RepositoryPaths(session.name).upload(session.uuid))
 
-    async def upload_whole(self, name: str, body: RequestBody, digest: Digest) -> None:
+    async def finish(
+        self,
+        session: UploadSession,
+        body: RequestBody,
+        start: int | None,
+        digest: Digest,
+        length: int | None = None,
+    ) -> None:
+        """A PUT with a body (``length`` bytes, when known): append it and commit, or stream
+        it directly (module docstring) when it is the whole blob."""
+        direct = self._driver.direct_writer(layout.blob_data(digest), length)
+        if session.size == 0 and not start and direct is not None:
+            writer = await self._writer(session)  # keeps PATCHes of this session out meanwhile
+            try:
+                whole = writer.size == 0
+                if whole:
+                    try:
+                        size = await self._store_direct(direct, body, digest)
+                    except RegistryError as error:
+                        if error.code == ErrorCode.DIGEST_INVALID:
+                            await writer.cancel()
+                            await self._remove(session)
+                        raise
+            finally:
+                await writer.close()
+            if whole:
+                await self._published(replace(session, size=size), digest)
+                return
+        session = await self.append(session, body, start)
+        await self.commit(session, digest)
+
+    async def upload_whole(
+        self, name: str, body: RequestBody, digest: Digest, length: int | None = None
+    ) -> None:
         """A monolithic upload (POST ``?digest=``): nothing remains if it fails."""
+        direct = self._driver.direct_writer(layout.blob_data(digest), length)
+        if direct is not None:
+            size = await self._store_direct(direct, body, digest)
+            await self._blobs.link_layer(name, digest)
+            await self._emit_push(name, digest, size)
+            return
         session = await self.start(name)
         try:
             session = await self.append(session, body, start=0)
@@ -246,3 +280,76 @@ class Uploads:
         except BaseException:
             await asyncio.shield(self._remove(session))
             raise
+
+    async def _published(self, session: UploadSession, digest: Digest) -> None:
+        await self._blobs.link_layer(session.name, digest)
+        await self._remove(session)
+        await self._emit_push(session.name, digest, session.size)
+
+    async def _emit_push(self, name: str, digest: Digest, size: int) -> None:
+        await self._events.emit(RegistryEvent(EventKind.BLOB_PUSH, name, str(digest), size=size))
+
+    async def _store_direct(self, writer: DirectWriter, body: RequestBody, digest: Digest) -> int:
+        """Stream ``body`` through ``writer`` (to the blob's path), published once its digest
+        matched; its size. A blob already stored is not written again (only hashed)."""
+        direct = None if await self._blobs.size(digest) is not None else writer
+        hasher = new_hasher(digest.algorithm)
+        try:
+            size = await _pump(body, _discard if direct is None else direct.write, hasher)
+            if hasher.hexdigest() != digest.hex:
+                raise RegistryError(
+                    ErrorCode.DIGEST_INVALID,
+                    f"uploaded content does not match digest {digest}; the upload was discarded",
+                    detail={"digest": str(digest)},
+                )
+            if direct is not None:
+                await direct.complete()
+        except BodyIncompleteError:
+            await _abort(direct)
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_INVALID,
+                "request body ended early; nothing was kept, send the blob again",
+                headers={"Range": "0-0"},
+            ) from None
+        except BaseException:
+            await _abort(direct)
+            raise
+        return size
+
+
+async def _pump(
+    body: RequestBody, write: Callable[[bytes], Awaitable[None]], hasher: Hasher
+) -> int:
+    """Read ``body`` in blocks, each written and hashed in two threads while the loop reads
+    the next one; how many bytes. A cut body: what arrived is written, then
+    ``BodyIncompleteError`` is raised."""
+    reader = _BlockReader(body)
+    pending: asyncio.Future[tuple[None, None]] | None = None
+    size = 0
+    try:
+        while True:
+            block = await reader.next_block()
+            if pending is not None:
+                await pending
+                pending = None
+            if not block:
+                return size
+            size += len(block)
+            pending = asyncio.gather(write(block), run_blocking(hasher.update, block))
+    except BodyIncompleteError:
+        if pending is not None:
+            await pending
+        raise
+    except BaseException:
+        if pending is not None:
+            pending.cancel()
+        raise
+
+
+async def _discard(block: bytes) -> None:
+    del block
+
+
+async def _abort(direct: DirectWriter | None) -> None:
+    if direct is not None:
+        await asyncio.shield(direct.abort())

@@ -10,6 +10,8 @@ registry content, so the contract is strict about atomicity:
 - a ``FileWriter`` appends to one file; data only counts once ``commit`` returned (durable).
   ``cancel`` removes what was written. A writer holds an exclusive lock on its path: a second
   writer on the same path raises ``WriterBusyError`` until the first one is closed.
+- a ``DirectWriter`` (optional capability) writes a whole file that nothing shows before its
+  ``complete``: the registry streams a blob whose digest it knows straight to its final path.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 __all__ = [
+    "DirectWriter",
     "FileInfo",
     "FileWriter",
     "InvalidPathError",
@@ -83,6 +86,24 @@ class FileWriter(ABC):
         """Release the writer (and its lock). What was written so far stays."""
 
 
+class DirectWriter(ABC):
+    """Writes one whole file, created by ``StorageDriver.direct_writer``: nothing is visible
+    at its path until ``complete`` returned, then all of it at once (replacing what was there);
+    ``abort`` leaves the path as it was. Not resumable: a writer lives within one request."""
+
+    @abstractmethod
+    async def write(self, data: bytes | memoryview) -> None:
+        """Append ``data``."""
+
+    @abstractmethod
+    async def complete(self) -> None:
+        """Publish everything written at the path, atomically."""
+
+    @abstractmethod
+    async def abort(self) -> None:
+        """Discard what was written; the writer is unusable afterwards. Idempotent."""
+
+
 class StorageDriver(ABC):
     """About ten async operations plus optional capabilities (``local_path``, ``redirect_url``)."""
 
@@ -131,6 +152,13 @@ class StorageDriver(ABC):
     @abstractmethod
     def walk(self, path: str) -> AsyncIterator[FileInfo]:
         """Every file and directory below ``path`` in lexical depth-first order."""
+
+    def direct_writer(self, path: str, size: int | None = None) -> DirectWriter | None:
+        """A writer publishing ``path`` whole at completion, when the driver has a cheaper
+        way to do that than a ``writer`` then a ``move`` (an object store: no copy); None.
+        ``size``: how many bytes will be written, when known."""
+        del path, size
+        return None
 
     def local_path(self, path: str) -> str | None:
         """The OS path of a file for zero-copy sends, or None when the driver has none."""

@@ -144,10 +144,10 @@ class Copier:
                     MultipartUpload={"Parts": list(completed)},
                 )
         except BaseException:
-            await asyncio.shield(self._abort(dest, upload_id))
+            await asyncio.shield(self.abort_upload(dest, upload_id))
             raise
 
-    async def _abort(self, key: str, upload_id: str) -> None:
+    async def abort_upload(self, key: str, upload_id: str) -> None:
         client = await self._connection.client()
         with contextlib.suppress(StorageError):
             async with self._connection.call("abort", key, _ABORT_TIMEOUT):
@@ -179,7 +179,7 @@ class Copier:
                 "UploadIdMarker": reply.get("NextUploadIdMarker", ""),
             }
         for key, upload_id in stale:
-            await self._abort(key, upload_id)
+            await self.abort_upload(key, upload_id)
         if stale:
             _log.info("aborted %d stale multipart upload(s)", len(stale))
         return len(stale)

@@ -5,7 +5,9 @@ looks for any key below it, ``delete`` of a directory deletes every key below it
 once without delimiter (``walk``). ``put_content`` is one PutObject and ``move`` a server-side
 copy then a delete (``copy``), both atomic at the destination. A file written through a
 ``FileWriter`` is a series of segments until ``move`` assembles it (``writer``, ``files``).
-Every failure is a ``StorageError`` (``client``), which the registry answers with 503.
+``direct_writer`` streams a file whose content is known up front (a blob) straight into a
+multipart upload at its key (``direct``). Every failure is a ``StorageError`` (``client``),
+which the registry answers with 503.
 With ``redirect`` on, ``redirect_url`` offers presigned URLs (``presign``) for blob GETs.
 """
 
@@ -18,15 +20,23 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Final
 
-from drift.storage.driver import FileInfo, FileWriter, PathNotFoundError, StorageDriver
+from drift.storage.driver import (
+    DirectWriter,
+    FileInfo,
+    FileWriter,
+    PathNotFoundError,
+    StorageDriver,
+)
 from drift.storage.pathcheck import ROOT, check_dir_path, check_file_path
+from drift.storage.s3.buffers import BufferPool
 from drift.storage.s3.client import ClientOptions, S3Connection
 from drift.storage.s3.copy import Copier, CopyOptions
+from drift.storage.s3.direct import S3DirectWriter
 from drift.storage.s3.files import Files, StoredFile
 from drift.storage.s3.keys import KeyMap, segmented_file_name
 from drift.storage.s3.objects import Bucket, ObjectInfo, RangeReader
 from drift.storage.s3.presign import Presigner
-from drift.storage.s3.segments import MIN_PART_SIZE
+from drift.storage.s3.segments import MAX_PARTS, MIN_PART_SIZE
 from drift.storage.s3.walk import walk_listing
 from drift.storage.s3.writer import S3Writer, WriterLocks, WriterSettings
 
@@ -62,6 +72,8 @@ class S3Driver(StorageDriver):
         self.copier = Copier(self.bucket, copy or CopyOptions())
         self.files = Files(self.bucket, self.keys)
         self._writer_settings = WriterSettings(max(settings.part_size, MIN_PART_SIZE))
+        self._buffers = BufferPool(self._writer_settings.part_size)
+        self._halves = BufferPool(self._writer_settings.part_size // 2, keep=8)
         self._locks = WriterLocks()
 
     async def get_content(self, path: str) -> bytes:
@@ -104,6 +116,7 @@ class S3Driver(StorageDriver):
                 self.files,
                 self.copier,
                 self._writer_settings,
+                self._buffers,
                 path,
                 stored=stored,
                 release=lambda: self._locks.release(path),
@@ -111,6 +124,17 @@ class S3Driver(StorageDriver):
         except BaseException:
             self._locks.release(path)
             raise
+
+    def direct_writer(self, path: str, size: int | None = None) -> DirectWriter:
+        """A multipart upload at the final key (``direct``): no segments, no copy. With the
+        size known and small enough for ``MAX_PARTS`` half parts, the writer sends a half part
+        while the next one fills (same memory, reading and sending overlap)."""
+        check_file_path(path)
+        key = self.keys.key(path)
+        half = self._halves.size
+        if half >= MIN_PART_SIZE and size is not None and size <= half * (MAX_PARTS - 1):
+            return S3DirectWriter(self.bucket, self.copier, self._halves, key, path, slots=2)
+        return S3DirectWriter(self.bucket, self.copier, self._buffers, key, path)
 
     async def stat(self, path: str) -> FileInfo:
         if check_dir_path(path) == ROOT:

@@ -7,15 +7,14 @@ Every request runs under ``S3Connection.call`` (a deadline, failures as ``Storag
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import IO, TYPE_CHECKING, Final, Protocol, cast
 
 from botocore.exceptions import ClientError
 
 from drift.storage.driver import PathNotFoundError, StorageError, WriterBusyError
-from drift.storage.executor import run_blocking
+from drift.storage.s3.buffers import PartDigest, PartStream, part_digest
 from drift.storage.s3.client import S3Connection, error_code, is_s3_failure
 from drift.storage.s3.segments import ListedObject
 
@@ -49,8 +48,8 @@ def _client_code(exc: BaseException) -> str | None:
     return error_code(cause) if isinstance(cause, ClientError) else None
 
 
-def _md5_hex(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def _body(data: bytes | memoryview) -> IO[bytes]:
+    return cast("IO[bytes]", PartStream(data))  # a file object as botocore takes it
 
 
 class RangeReader:
@@ -219,31 +218,63 @@ class Bucket:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def put(self, key: str, path: str, data: bytes, *, if_absent: bool = False) -> None:
-        """One PutObject (atomic). ``if_absent`` (``If-None-Match: *``) refuses to replace an
-        object that another writer made, but accepts one this very payload made (a PUT that
-        succeeded although its reply was lost, then retried)."""
+    async def put(
+        self, key: str, path: str, data: bytes | memoryview, *, if_absent: bool = False
+    ) -> None:
+        """One PutObject (atomic), with ``Content-MD5`` (``buffers``). ``if_absent``
+        (``If-None-Match: *``) refuses to replace an object that another writer made, but
+        accepts one this very payload made (a PUT that succeeded although its reply was lost,
+        then retried)."""
         client = await self.connection.client()
+        digest = await part_digest(data)
         timeout = self.connection.options.transfer_timeout(len(data))
         try:
             async with self.connection.call("write", path, timeout):
                 if if_absent:
-                    await client.put_object(Bucket=self.name, Key=key, Body=data, IfNoneMatch="*")
+                    await client.put_object(
+                        Bucket=self.name,
+                        Key=key,
+                        Body=_body(data),
+                        ContentMD5=digest.content_md5,
+                        IfNoneMatch="*",
+                    )
                 else:
-                    await client.put_object(Bucket=self.name, Key=key, Body=data)
+                    await client.put_object(
+                        Bucket=self.name, Key=key, Body=_body(data), ContentMD5=digest.content_md5
+                    )
         except StorageError as exc:
             if _client_code(exc) not in _CONFLICT:
                 raise
-            if not await self._holds(key, path, data):
+            if not await self._holds(key, path, data, digest):
                 raise WriterBusyError(f"another writer wrote {path} at the same offset") from exc
 
-    async def _holds(self, key: str, path: str, data: bytes) -> bool:
+    async def put_part(
+        self, key: str, path: str, upload_id: str, number: int, data: bytes | memoryview
+    ) -> str:
+        """One UploadPart of a multipart upload, with ``Content-MD5``; its ETag."""
+        client = await self.connection.client()
+        digest = await part_digest(data)
+        timeout = self.connection.options.transfer_timeout(len(data))
+        async with self.connection.call("write", path, timeout):
+            reply = await client.upload_part(
+                Bucket=self.name,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=_body(data),
+                ContentMD5=digest.content_md5,
+            )
+        return reply.get("ETag", "")
+
+    async def _holds(
+        self, key: str, path: str, data: bytes | memoryview, digest: PartDigest
+    ) -> bool:
         info = await self.head(key, path)
         if info is None or info.size != len(data):
             return False
         etag = info.etag.strip('"')
         if len(etag) == 32 and "-" not in etag:  # a plain PUT's ETag is the MD5 of its body
-            return etag == await run_blocking(_md5_hex, data)
+            return etag == digest.md5_hex
         return await self.get_bytes(key, path, len(data)) == data
 
     async def delete(self, keys: Sequence[str], path: str) -> None:

@@ -10,12 +10,12 @@ Appended bytes are held in memory until they make a segment (``keys``, ``segment
   tail. A writer that resumes a file (``append=True``, another request or node) reads the tail
   back, once and only when it has bytes to add: only that tail, under 5 MiB, is ever sent twice.
 
-Memory per writer is thus about one part (``part_size`` plus the block being written; the
-bytes are joined once per store). Every segment but the last is a valid multipart part, so
-``move`` assembles the file server-side. A file that is a plain object (``put_content``, an
-upload created by registry:2) is converted when the first segment is stored: its bytes become
-the first segment (server-side copy, or the tail when small) and the object is deleted last,
-since it hides the segments until then.
+Memory per writer is one part: a pooled ``bytearray`` of ``part_size`` (``buffers``) that writes
+fill in place and that every segment is sent from, never copied. Every segment but the last
+is a valid multipart part, so ``move`` assembles the file server-side. A file that is a plain
+object (``put_content``, an upload created by registry:2) is converted when the first segment is
+stored: its bytes become the first segment (server-side copy, or the tail when small) and the
+object is deleted last, since it hides the segments until then.
 
 Exclusivity: ``WriterLocks`` refuses a second writer of a path in this process. S3 has no
 locks across nodes; segments are created with ``If-None-Match: *``, so two nodes appending to
@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drift.storage.driver import FileWriter, StorageError, WriterBusyError
+from drift.storage.s3.buffers import BufferPool
 from drift.storage.s3.copy import Copier
 from drift.storage.s3.files import Files, StoredFile
 from drift.storage.s3.segments import MIN_PART_SIZE
@@ -66,6 +67,7 @@ class S3Writer(FileWriter):
         files: Files,
         copier: Copier,
         settings: WriterSettings,
+        buffers: BufferPool,
         path: str,
         *,
         stored: StoredFile,
@@ -75,12 +77,14 @@ class S3Writer(FileWriter):
         self._bucket = files.bucket
         self._copier = copier
         self._settings = settings
+        self._buffers = buffers
         self._path = path
         self._release = release
         self._closed = False
         self._size = self._committed = self._base = 0  # base: where the tail region starts
         self._tail_key: str | None = None  # the object holding [base, committed), if any
-        self._held: list[bytes] = []  # [base, size) when the tail is loaded, else [committed, size)
+        # [base, size) at the start of _buffer ([base, committed) once the tail is loaded)
+        self._buffer: bytearray | None = None
         self._tail_loaded = True
         self._plain: str | None = None  # a plain object to delete once segments hold its bytes
         self._convert: int | None = None  # its size, when it must be copied into a first part
@@ -111,12 +115,28 @@ class S3Writer(FileWriter):
 
     async def write(self, data: bytes | memoryview) -> None:
         self._check_open()
-        if not data:
-            return
-        self._held.append(data if isinstance(data, bytes) else bytes(data))  # a caller's buffer
-        self._size += len(data)
-        if self._size - self._base >= self._settings.part_size:
-            await self._store()
+        view = memoryview(data).cast("B")
+        part_size = self._settings.part_size
+        while view:
+            buffer = self._room()
+            at = self._size - self._base
+            count = min(len(view), part_size - at)
+            buffer[at : at + count] = view[:count]
+            self._size += count
+            view = view[count:]
+            if at + count == part_size:
+                await self._store()
+
+    def _room(self) -> bytearray:
+        """The buffer holding [base, size), taken from the pool when none is held."""
+        if self._buffer is None:
+            self._buffer = self._buffers.take()
+        return self._buffer
+
+    def _drop_buffers(self, reusable: bool) -> None:
+        if self._buffer is not None and reusable:
+            self._buffers.give(self._buffer)
+        self._buffer = None
 
     async def commit(self) -> None:
         self._check_open()
@@ -128,7 +148,7 @@ class S3Writer(FileWriter):
         try:
             await self._files.remove_file(self._path)
         finally:
-            self._held = []
+            self._drop_buffers(reusable=self._size == self._committed)
             self._release()
 
     async def close(self) -> None:
@@ -138,7 +158,7 @@ class S3Writer(FileWriter):
         try:
             await self._store()
         finally:
-            self._held = []
+            self._drop_buffers(reusable=self._size == self._committed)
             self._release()
 
     def _check_open(self) -> None:
@@ -171,15 +191,14 @@ class S3Writer(FileWriter):
             await self._copier.copy([(keys.key(self._path), self._convert)], first, self._path)
             self._convert = None
         await self._load_tail()
-        payload = b"".join(self._held)
-        self._held = [payload]
         start, end = self._base, self._size
+        payload = memoryview(self._room())[: end - start]
         key = keys.segment_key(self._path, start, end)
         await self._bucket.put(key, self._path, payload, if_absent=True)
         if self._tail_key is not None and self._tail_key != self._plain:
             self._stale.append(self._tail_key)
         if len(payload) >= self._settings.min_part_size:
-            self._base, self._tail_key, self._held = end, None, []
+            self._base, self._tail_key = end, None
         else:
             self._tail_key = key
         self._committed = end
@@ -192,5 +211,5 @@ class S3Writer(FileWriter):
         data = await self._bucket.get_bytes(self._tail_key, self._path, size)
         if data is None or len(data) != size:
             raise WriterBusyError(f"another writer appended to {self._path} meanwhile")
-        self._held.insert(0, data)
+        self._room()[:size] = data
         self._tail_loaded = True
