@@ -1,9 +1,16 @@
 """The access log: one line per request, in the format of ``drift.logsetup`` (JSON or text).
 
-Lines bypass ``logging`` (too slow for the request path): they are rendered with orjson into a
-buffer that ``flush`` writes to stderr, every ``drift.ops.instrument.FLUSH_INTERVAL``, when
-the buffer is large, and at shutdown. On a pipe or terminal each write holds whole lines and at
-most ``PIPE_BUF`` bytes, so lines of several worker processes never interleave.
+Lines bypass ``logging`` (too slow for the request path): they are rendered from batches of
+``RequestRecord`` (``drift.ops.records``), in the order the requests ended, and kept in a list
+that ``flush`` writes to stderr, every ``drift.ops.instrument.FLUSH_INTERVAL``, when it holds
+``_LINES_LIMIT`` lines, and at shutdown. On a pipe or terminal each write holds whole lines and
+at most ``PIPE_BUF`` bytes, so lines of several worker processes never interleave.
+
+A JSON line is filled into a template when every text field is printable ASCII without ``"``
+or ``\\`` (nothing to escape: the usual case, the path being percent-encoded); otherwise orjson
+renders the same object, and both give the same bytes. The template's text around what changes
+with every request (time, request id, duration) is cached per ``RequestKey``. ``duration_ms``
+has three decimals (microsecond resolution), ``ts`` is the end of the response.
 
 A line holds no secret: no header values, no query string (upload ``_state`` tokens live there),
 only the percent-encoded path, which the OCI API fills with names, tags and digests.
@@ -13,27 +20,41 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import os
 import select
 import stat
-import time
+from collections.abc import Iterable
 from typing import Final
 
 import orjson
 
 from drift.config.settings import LogFormat
+from drift.ops.records import ENDED, REQUEST_ID, STARTED, RequestKey, RequestRecord
 
 __all__ = ["LOGGER_NAME", "AccessLog"]
 
 LOGGER_NAME: Final = "drift.access"
-_BUFFER_LIMIT: Final = 64 * 1024
+_LINES_LIMIT: Final = 256
+_QUIET_ROUTES: Final = frozenset({"healthz", "readyz", "metrics"})  # RouteId values
 _REGULAR_FILE_WRITE: Final = 1 << 20
+_CACHE_LIMIT: Final = 1024
+_CACHED_PATH_LIMIT: Final = 512
+_DECIMALS: Final = tuple(f".{n:03d}" for n in range(1000))  # formatting a float is slow
+_MILLISECONDS: Final = tuple(f"{decimals}Z" for decimals in _DECIMALS)
+
+# A JSON line is '{"ts":"<ts>' + [0] + request_id + [1] + duration_ms + [2].
+_Fragments = tuple[str, str, str]
+# Sentinels (compared by identity): no line at this level; a line rendered by orjson or as text.
+_SKIP: Final[_Fragments] = ("", "", "skip")
+_RENDER: Final[_Fragments] = ("", "", "render")
 
 
-def _rfc3339(now: float) -> str:
-    moment = dt.datetime.fromtimestamp(now, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _rfc3339_second(second: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of a Unix second, in UTC."""
+    moment = dt.datetime.fromtimestamp(second, dt.UTC)
+    return moment.isoformat(timespec="seconds").removesuffix("+00:00")
 
 
 class AccessLog:
@@ -47,45 +68,99 @@ class AccessLog:
         except OSError:
             regular = False
         self._write_limit = _REGULAR_FILE_WRITE if regular else select.PIPE_BUF
-        self._buffer = bytearray()  # one buffer: holding each line's bytes object is slower
+        self._lines: list[str] = []
+        self._cache: dict[RequestKey, _Fragments] = {}
+        self._ts_milli = -1
+        self._ts = ""
         self._ts_second = -1
         self._ts_prefix = ""
 
-    def _timestamp(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._ts_second:  # format the date and time once per second
+    def _tick(self, milli: int) -> str:
+        """The timestamp of a new millisecond (the date and time formatted once per second)."""
+        second, fraction = divmod(milli, 1000)
+        if second != self._ts_second:
             self._ts_second = second
-            self._ts_prefix = _rfc3339(second)[:-5]  # without ".000Z"
-        return f"{self._ts_prefix}.{int((now - second) * 1000):03d}Z"
+            self._ts_prefix = _rfc3339_second(second)
+        self._ts_milli = milli
+        self._ts = self._ts_prefix + _MILLISECONDS[fraction]
+        return self._ts
 
-    def request(
-        self,
-        *,
-        debug: bool,
-        request_id: str,
-        method: str,
-        path: str,
-        route: str,
-        repository: str | None,
-        user: str | None,
-        status: int,
-        bytes_in: int,
-        bytes_out: int,
-        seconds: float,
-        transport: str,
-        remote: str | None,
-    ) -> None:
-        """Append one line (``debug``: a probe or scrape, logged at debug level only)."""
-        if not (self.debug_enabled if debug else self.info_enabled):
-            return
-        message = f"{method} {path} {status}"
-        level = "debug" if debug else "info"
-        entry = {
-            "ts": self._timestamp(),
-            "level": level,
+    def _fragments_of(self, key: RequestKey) -> _Fragments:
+        """The JSON text around a line's varying fields, ``_SKIP`` (not logged at this level)
+        or ``_RENDER`` (a field needs escaping, or the format is text); cached per ``key``."""
+        method, path, route, repository, user, status, bytes_in, bytes_out, transport, remote = key
+        if route in _QUIET_ROUTES:
+            level = "debug" if self.debug_enabled else None
+        else:
+            level = "info" if self.info_enabled else None
+        probe = f"{method}{path}{route}{repository}{user}{transport}{remote}"
+        fragments: _Fragments
+        if level is None:
+            fragments = _SKIP
+        elif not (
+            self._json
+            and probe.isascii()
+            and probe.isprintable()
+            and '"' not in probe
+            and "\\" not in probe
+        ):
+            fragments = _RENDER
+        else:
+            repository_json = "null" if repository is None else f'"{repository}"'
+            user_json = "null" if user is None else f'"{user}"'
+            remote_json = "null" if remote is None else f'"{remote}"'
+            fragments = (
+                f'","level":"{level}","logger":"{LOGGER_NAME}","msg":"{method} {path} {status}",'
+                '"request_id":"',
+                f'","method":"{method}","path":"{path}","route":"{route}",'
+                f'"repository":{repository_json},"user":{user_json},"status":{status},'
+                f'"bytes_in":{bytes_in},"bytes_out":{bytes_out},"duration_ms":',
+                f',"transport":"{transport}","remote":{remote_json}}}\n',
+            )
+        if len(path) <= _CACHED_PATH_LIMIT:  # bounds the cache's memory, whatever clients send
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[key] = fragments
+        return fragments
+
+    def add_requests(self, records: Iterable[RequestRecord], wall_offset: float) -> None:
+        """Append one line per request (probes and scrapes: at debug level only);
+        ``wall_offset`` turns the records' perf_counter readings into Unix time."""
+        lines = self._lines
+        cache = self._cache
+        key: RequestKey | None = None
+        fragments = _SKIP
+        milli, ts = self._ts_milli, self._ts
+        for record in records:
+            if record[:10] != key:  # consecutive requests for one URL share their fragments
+                key = record[:10]  # the RequestKey
+                fragments = cache.get(key) or self._fragments_of(key)
+            if fragments is _SKIP:
+                continue
+            started, ended = record[STARTED], record[ENDED]
+            if int((ended + wall_offset) * 1000) != milli:
+                milli = int((ended + wall_offset) * 1000)
+                ts = self._tick(milli)
+            micros = int((ended - started) * 1_000_000)
+            if fragments is _RENDER:
+                lines.append(self._render(key, record[REQUEST_ID], micros))
+            else:
+                before_id, before_duration, after = fragments
+                lines.append(
+                    f'{{"ts":"{ts}{before_id}{record[REQUEST_ID]}{before_duration}'
+                    f"{micros // 1000}{_DECIMALS[micros % 1000]}{after}"
+                )
+        if len(lines) >= _LINES_LIMIT:
+            self.flush()
+
+    def _render(self, key: RequestKey, request_id: str, micros: int) -> str:
+        method, path, route, repository, user, status, bytes_in, bytes_out, transport, remote = key
+        duration = f"{micros // 1000}{_DECIMALS[micros % 1000]}"
+        entry: dict[str, object] = {
+            "ts": self._ts,
+            "level": "debug" if route in _QUIET_ROUTES else "info",
             "logger": LOGGER_NAME,
-            "msg": message,
+            "msg": f"{method} {path} {status}",
             "request_id": request_id,
             "method": method,
             "path": path,
@@ -95,22 +170,23 @@ class AccessLog:
             "status": status,
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
-            "duration_ms": int(seconds * 1_000_000) / 1000,  # microsecond resolution
+            "duration_ms": orjson.Fragment(duration) if self._json else micros / 1000,
             "transport": transport,
             "remote": remote,
         }
-        if self._json:
-            line = orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE)
-        else:
-            extras = "".join(f" {k}={v!r}" for k, v in itertools.islice(entry.items(), 4, None))
-            text = f"{entry['ts']} {level.upper():<7} {LOGGER_NAME}: {message}{extras}\n"
-            line = text.encode()
-        self._buffer += line
-        if len(self._buffer) >= _BUFFER_LIMIT:
-            self.flush()
+        if not self._json:
+            return _text_line(entry)
+        try:
+            return orjson.dumps(entry).decode() + "\n"
+        except orjson.JSONEncodeError:  # a lone surrogate (an undecodable path): escape it
+            entry["duration_ms"] = micros / 1000
+            return json.dumps(entry, separators=(",", ":")) + "\n"
 
     def flush(self) -> None:
-        data, self._buffer = self._buffer, bytearray()
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        data = "".join(lines).encode(errors="backslashreplace")
         start = 0
         while start < len(data):
             end = len(data)
@@ -126,3 +202,9 @@ class AccessLog:
                 view = view[os.write(self._fd, view) :]
         except OSError:
             pass  # stderr gone or full: losing access lines must not stop serving
+
+
+def _text_line(entry: dict[str, object]) -> str:
+    extras = "".join(f" {k}={v!r}" for k, v in itertools.islice(entry.items(), 4, None))
+    level = str(entry["level"]).upper()
+    return f"{entry['ts']} {level:<7} {LOGGER_NAME}: {entry['msg']}{extras}\n"

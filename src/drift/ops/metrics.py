@@ -1,9 +1,11 @@
 """Drift's Prometheus metrics, recorded cheaply on the request path and exported by ``/metrics``.
 
-The request path only adds to plain in-process tallies (a dict lookup and a few additions);
-``flush`` folds them into prometheus-client's multiprocess values (memory-mapped files shared
-with the scrape) every ``drift.ops.instrument.FLUSH_INTERVAL`` and before this process answers a
-scrape. A scrape served by any worker therefore sums every worker, each at most that old.
+Requests reach plain in-process tallies in batches (``add_requests``, see ``drift.ops.records``),
+storage operations one by one (a dict lookup and a few additions). ``flush`` folds the tallies
+into prometheus-client's multiprocess values (memory-mapped files shared with the scrape) every
+``drift.ops.instrument.FLUSH_INTERVAL`` and before this process answers a scrape, after its flush
+hooks handed over the requests finished so far. A scrape served by any worker therefore sums
+every worker, each at most that old.
 
 Import this module only after ``drift.ops.multiproc.prepare`` set the directory.
 """
@@ -11,6 +13,7 @@ Import this module only after ``drift.ops.multiproc.prepare`` set the directory.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Iterable
 from math import inf
 from typing import Final
 
@@ -23,6 +26,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from drift.ops.records import RequestRecord
 
 __all__ = ["HTTP_BUCKETS", "STORAGE_BUCKETS", "Metrics"]
 
@@ -38,10 +43,11 @@ _STORAGE_BOUNDS: Final = (*STORAGE_BUCKETS, inf)
 
 
 class _HttpTally:
-    __slots__ = ("buckets", "bytes_in", "bytes_out", "seconds", "statuses")
+    """One (route, method, status)'s requests since the last flush (their count: the buckets')."""
+
+    __slots__ = ("buckets", "bytes_in", "bytes_out", "seconds")
 
     def __init__(self) -> None:
-        self.statuses: dict[int, int] = {}
         self.buckets = [0] * len(_HTTP_BOUNDS)
         self.seconds = 0.0
         self.bytes_in = 0
@@ -49,25 +55,36 @@ class _HttpTally:
 
 
 class _StorageTally:
-    """One (driver, operation)'s observations since the last flush; the driver keeps it."""
+    """One (driver, operation)'s calls and observations since the last flush; the driver keeps
+    it. ``calls`` counts every call, the buckets and ``seconds`` the timed ones (all of them,
+    except for a sampled operation under load: see ``drift.storage.instrumented``).
 
-    __slots__ = ("buckets", "errors", "seconds")
+    A hot caller may count a call itself: ``calls += 1``, and for a timed success
+    ``buckets[bisect_left(bounds, seconds)] += 1`` and ``seconds += seconds``.
+    """
+
+    __slots__ = ("buckets", "calls", "errors", "seconds")
+    bounds: Final = _STORAGE_BOUNDS
 
     def __init__(self) -> None:
         self.buckets = [0] * len(_STORAGE_BOUNDS)
         self.seconds = 0.0
         self.errors = 0
+        self.calls = 0
 
     def record(self, seconds: float, failed: bool) -> None:
+        """Count one timed call."""
+        self.calls += 1
         self.buckets[bisect_left(_STORAGE_BOUNDS, seconds)] += 1
         self.seconds += seconds
         if failed:
             self.errors += 1
 
-    def take(self) -> tuple[list[int], float, int]:
-        """The observations so far, resetting the tally (event loop thread only)."""
-        taken = (self.buckets, self.seconds, self.errors)
+    def take(self) -> tuple[int, list[int], float, int]:
+        """The calls and observations so far, resetting the tally (event loop thread only)."""
+        taken = (self.calls, self.buckets, self.seconds, self.errors)
         self.buckets, self.seconds, self.errors = [0] * len(_STORAGE_BOUNDS), 0.0, 0
+        self.calls = 0
         return taken
 
 
@@ -119,9 +136,17 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=None,
         )
+        self.storage_operations = Counter(
+            "drift_storage_operations",
+            "Storage driver operations, every one (the duration histogram may sample some)",
+            ("driver", "operation"),
+            registry=None,
+        )
         self.storage_seconds = Histogram(
             "drift_storage_operation_duration_seconds",
-            "Storage driver operation latency (streams: until the first chunk)",
+            "Storage driver operation latency (streams: until the first chunk). Every operation "
+            "is timed except get_content under load: per process and publication (100 ms), its "
+            "first 64 calls and then one in 16; drift_storage_operations_total counts them all",
             ("driver", "operation"),
             buckets=STORAGE_BUCKETS,
             registry=None,
@@ -137,22 +162,27 @@ class Metrics:
             "Requests refused for missing or bad credentials",
             registry=None,
         )
-        self._http: dict[tuple[str, str], _HttpTally] = {}
+        self._http: dict[tuple[str, str, int], _HttpTally] = {}
         self._storage: dict[tuple[str, str], _StorageTally] = {}
+        self._flush_hooks: list[Callable[[], None]] = []
 
-    def request(
-        self, route: str, method: str, status: int, seconds: float, *, bytes_in: int, bytes_out: int
-    ) -> None:
-        key = (route, method)
-        tally = self._http.get(key)
-        if tally is None:
-            tally = self._http[key] = _HttpTally()
-        statuses = tally.statuses
-        statuses[status] = statuses.get(status, 0) + 1
-        tally.buckets[bisect_left(_HTTP_BOUNDS, seconds)] += 1
-        tally.seconds += seconds
-        tally.bytes_in += bytes_in
-        tally.bytes_out += bytes_out
+    def add_flush_hook(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` at the start of every ``flush`` (to hand over pending records)."""
+        self._flush_hooks.append(hook)
+
+    def add_requests(self, records: Iterable[RequestRecord]) -> None:
+        """Tally finished requests (published at the next ``flush``)."""
+        http = self._http
+        for method, _, route, _, _, status, bytes_in, bytes_out, _, _, _, started, ended in records:
+            key = (route, method, status)
+            tally = http.get(key)
+            if tally is None:
+                tally = http[key] = _HttpTally()
+            seconds = ended - started
+            tally.buckets[bisect_left(_HTTP_BOUNDS, seconds)] += 1
+            tally.seconds += seconds
+            tally.bytes_in += bytes_in
+            tally.bytes_out += bytes_out
 
     def storage_tally(self, driver: str, operation: str) -> _StorageTally:
         """The tally an instrumented driver records one operation's observations into."""
@@ -164,18 +194,20 @@ class Metrics:
 
     def flush(self) -> None:
         """Publish the tallies to the shared files (on the event loop's thread only)."""
+        for hook in self._flush_hooks:
+            hook()
         http, self._http = self._http, {}
-        for (route, method), tally in http.items():
-            for status, count in tally.statuses.items():
-                self.requests.labels(route, method, str(status)).inc(count)
+        for (route, method, status), tally in http.items():
+            self.requests.labels(route, method, str(status)).inc(sum(tally.buckets))
             _add_observations(
                 self.request_seconds.labels(route, method), tally.buckets, tally.seconds
             )
             self.request_bytes.labels(route, method).inc(tally.bytes_in)
             self.response_bytes.labels(route, method).inc(tally.bytes_out)
         for (driver, operation), stally in self._storage.items():
-            buckets, seconds, errors = stally.take()
-            if any(buckets):  # an operation seen: its series exist (errors possibly 0)
+            calls, buckets, seconds, errors = stally.take()
+            if calls:  # an operation seen: its series exist (errors possibly 0)
+                self.storage_operations.labels(driver, operation).inc(calls)
                 child = self.storage_seconds.labels(driver, operation)
                 _add_observations(child, buckets, seconds)
                 self.storage_errors.labels(driver, operation).inc(errors)
