@@ -78,7 +78,7 @@ class Workload:
         results: Results,
         source: BlobSource,
         registries: list[Endpoint],
-        nginx: Endpoint,
+        nginx: Endpoint | None,
     ) -> None:
         self.settings = settings
         self.results = results
@@ -88,8 +88,9 @@ class Workload:
         self.clients = {r.name: RegistryClient(r.host, r.port, REPO) for r in registries}
         self.pull_blobs: dict[str, Blob] = {}
         self.images: dict[str, SeededImage] = {}
-        self.pull_cpu: dict[str, float] = dict.fromkeys([r.name for r in registries], 0.0)
-        self.pull_cpu[nginx.name] = 0.0
+        # nginx (the machine's ceiling) is pulled beside the registries when there is one
+        self.pulled = [*registries, *([] if nginx is None else [nginx])]
+        self.pull_cpu: dict[str, float] = dict.fromkeys([e.name for e in self.pulled], 0.0)
         self.pulled_bytes = dict.fromkeys(self.pull_cpu, 0)
 
     def run(self) -> None:
@@ -145,7 +146,9 @@ class Workload:
             blob = self.pull_blobs[endpoint.name]
             client.verify_blob(blob)
             self.images[endpoint.name] = client.seed_image(blob, TAG_COUNT)
-        pull(self.nginx.host, self.nginx.port, self._pull_target(self.nginx), 1, self.source.size)
+        if self.nginx is not None:
+            nginx = self.nginx
+            pull(nginx.host, nginx.port, self._pull_target(nginx), 1, self.source.size)
 
     def _pull_target(self, endpoint: Endpoint) -> str:
         if endpoint is self.nginx:
@@ -153,7 +156,7 @@ class Workload:
         return f"/v2/{REPO}/blobs/{self.pull_blobs[endpoint.name].digest}"
 
     def pull(self, figure: Figure, streams: int) -> None:
-        for round_no, endpoint in self._rounds([*self.registries, self.nginx]):
+        for round_no, endpoint in self._rounds(self.pulled):
             target = self._pull_target(endpoint)
             size = (
                 self.source.size if endpoint is self.nginx else self.pull_blobs[endpoint.name].size
@@ -163,7 +166,12 @@ class Workload:
             cpu = cpu_seconds(endpoint.pid) - cpu
             self.pull_cpu[endpoint.name] += cpu
             self.pulled_bytes[endpoint.name] += result.bytes
-            detail = {"seconds": result.seconds, "bytes": result.bytes, "cpu_s": cpu}
+            detail = {
+                "seconds": result.seconds,
+                "bytes": result.bytes,
+                "cpu_s": cpu,
+                "redirected": result.redirected,
+            }
             self._record(figure, round_no, endpoint, Sample(result.mb_per_s, detail))
 
     def rate(self, case: _RateCase) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -112,6 +113,9 @@ class Sample:
     detail: dict[str, float] = field(default_factory=dict)
 
 
+_VERDICTS: Final = {True: "PASS", False: "FAIL", None: "-"}
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
@@ -158,27 +162,24 @@ class Results:
         sample = self.picked(figure, server)
         return None if sample is None else sample.value
 
-    def summary_table(self) -> str:
-        header = ["figure", "Drift", "reference", "nginx", "Drift/ref", "Drift/nginx", "target"]
+    def summary_table(self, figures: Sequence[Figure] = FIGURES) -> str:
+        """One row per figure; the nginx columns only when some figure has an nginx value."""
+        with_nginx = any(self.value(figure, NGINX) is not None for figure in figures)
+        header = ["figure", "Drift", "reference"]
+        header += ["nginx", "Drift/ref", "Drift/nginx"] if with_nginx else ["Drift/ref"]
         rows = []
-        for figure in FIGURES:
+        for figure in figures:
             drift, ref, nginx = (self.value(figure, s) for s in (DRIFT, REFERENCE, NGINX))
             goal = figure.goal
             met = None if goal is None or drift is None else goal.met(drift, ref, nginx)
-            verdict = {True: "PASS", False: "FAIL", None: "-"}[met]
-            rows.append(
-                [
-                    f"{figure.title} ({figure.unit})",
-                    _fmt(drift),
-                    _fmt(ref),
-                    _fmt(nginx),
-                    _ratio(drift, ref),
-                    _ratio(drift, nginx),
-                    goal.describe(figure.unit) if goal else "",
-                    verdict,
-                ]
-            )
-        return _render([*header, "result"], rows)
+            row = [f"{figure.title} ({figure.unit})", _fmt(drift), _fmt(ref)]
+            if with_nginx:
+                row += [_fmt(nginx), _ratio(drift, ref), _ratio(drift, nginx)]
+            else:
+                row += [_ratio(drift, ref)]
+            row += [goal.describe(figure.unit) if goal else "", _VERDICTS[met]]
+            rows.append(row)
+        return _render([*header, "target", "result"], rows)
 
     def latency_table(self) -> str:
         header = ["latency (ms)", "Drift p50", "Drift p99", "ref p50", "ref p99"]
@@ -195,15 +196,15 @@ class Results:
     def ceiling_lines(self) -> str:
         return "\n".join(f"{name}: {_fmt(value)}" for name, value in self.ceiling.items())
 
-    def as_json(self) -> dict[str, Any]:
-        figures: dict[str, Any] = {}
-        for figure in FIGURES:
+    def as_json(self, figures: Sequence[Figure] = FIGURES) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        for figure in figures:
             per_server = self.samples.get(figure.key, {})
-            figures[figure.key] = {
+            document[figure.key] = {
                 "title": figure.title,
                 "unit": figure.unit,
                 "goal": asdict(figure.goal) if figure.goal else None,
                 "picked": {s: self.value(figure, s) for s in per_server},
                 "samples": {s: [asdict(x) for x in xs] for s, xs in per_server.items()},
             }
-        return {"pick": str(self.pick_rule), "ceiling": self.ceiling, "figures": figures}
+        return {"pick": str(self.pick_rule), "ceiling": self.ceiling, "figures": document}

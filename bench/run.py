@@ -2,7 +2,9 @@
 
 Starts Drift and CNCF distribution (Debian's docker-registry) on fresh filesystem stores, and
 nginx serving the same file with sendfile; runs the workload of bench.phases against all of them,
-interleaved; prints the table of figures, ratios and targets.
+interleaved; prints the table of figures, ratios and targets. ``--s3`` runs both on one
+SeaweedFS instead (bench.s3.run); ``--h3`` measures Drift's HTTP/3 listener against a minimal
+aioquic server instead (bench.h3.run).
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ from tests.support.servers import RunningRegistry, free_port, start_drift, start
 
 from bench import report
 from bench.blobs import BlobSource, durable_write_mb_per_s, sha256_mb_per_s
+from bench.h3.run import h3_figure_list, print_h3, run_h3
 from bench.nginx import start_nginx
 from bench.overhead import run_ops_overhead
 from bench.phases import Endpoint, Workload, log
 from bench.procstat import RssSampler
-from bench.report import DRIFT, NGINX, Results, Sample
+from bench.report import DRIFT, FIGURES, NGINX, Figure, Results, Sample
+from bench.s3.figures import s3_figures
+from bench.s3.run import print_s3, run_s3
 from bench.settings import Settings, parse_settings
 
 __all__ = ["main"]
@@ -132,27 +137,44 @@ def _print(settings: Settings, results: Results) -> None:
     print(results.ceiling_lines())
 
 
+def _figures(settings: Settings) -> Sequence[Figure]:
+    if settings.h3:
+        return h3_figure_list(settings)
+    return s3_figures() if settings.s3 else FIGURES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_settings(argv)
     results = Results(settings.pick)
     settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="drift-bench-", dir=settings.tmp_dir))
+    load_at_start = os.getloadavg()[0]
     try:
         if settings.ops_overhead:
             run_ops_overhead(settings, scratch)
             return 0
-        _run(settings, results, scratch)
+        if settings.h3:
+            run_h3(settings, results, scratch)
+        elif settings.s3:
+            run_s3(settings, results, scratch)
+        else:
+            _run(settings, results, scratch)
     finally:
         if settings.keep:
             log(f"scratch directory kept: {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
-    _print(settings, results)
+    if settings.h3:
+        print_h3(settings, results, load_at_start)
+    elif settings.s3:
+        print_s3(settings, results, load_at_start)
+    else:
+        _print(settings, results)
     if settings.json_out is not None:
         document = {
             "settings": asdict(settings),
             "machine": _machine(),
-            **results.as_json(),
+            **results.as_json(_figures(settings)),
         }
         settings.json_out.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return 0

@@ -34,6 +34,9 @@ class Settings:
     drift_env: dict[str, str]
     keep: bool
     ops_overhead: bool = False
+    s3: bool = False
+    h3: bool = False
+    datagram_sizes: tuple[int, ...] = ()  # --h3: empty means 1350 and the largest loopback allows
 
 
 def parse_size(text: str) -> int:
@@ -60,9 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=parse_size, help="blob size (default 512MiB)")
     parser.add_argument("--rounds", type=int, help="rounds per figure (default 3)")
     parser.add_argument("--wrk-seconds", type=float, help="duration of each wrk run (default 5)")
-    parser.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="DRIFT_WORKERS (default: cores)"
-    )
+    parser.add_argument("--workers", type=int, help="DRIFT_WORKERS (default: cores; 1 with --h3)")
     parser.add_argument("--only", choices=(DRIFT, REFERENCE), help="run one registry only")
     parser.add_argument(
         "--pick",
@@ -92,6 +93,27 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only measure what metrics + access log cost on manifest GET (on vs off)",
     )
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="S3 mode: Drift and the reference on one SeaweedFS (push, pull redirect and "
+        "proxied, memory of 8 concurrent uploads)",
+    )
+    parser.add_argument(
+        "--h3",
+        action="store_true",
+        help="HTTP/3 mode: Drift's QUIC listener against a minimal aioquic server, beside "
+        "Drift's HTTPS/1.1, per datagram size (bench.h3.run; 2 rounds unless --rounds)",
+    )
+    parser.add_argument(
+        "--datagram-size",
+        type=int,
+        action="append",
+        default=[],
+        metavar="BYTES",
+        help="with --h3: a QUIC datagram size to measure (repeatable; default 1350 and the "
+        "largest loopback allows)",
+    )
     return parser
 
 
@@ -99,15 +121,18 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
     parser = _parser()
     args = parser.parse_args(argv)
     size = args.size or (64 << 20 if args.quick else 512 << 20)
-    rounds = args.rounds or (2 if args.quick else 3)
-    if rounds < 1 or args.workers < 1:
+    rounds = args.rounds or (2 if args.quick or args.h3 else 3)
+    workers = args.workers
+    if workers is None:  # one QUIC connection is served by one process
+        workers = 1 if args.h3 else os.cpu_count() or 1
+    if rounds < 1 or workers < 1:
         parser.error("--rounds and --workers must be at least 1")
     return Settings(
         size=size,
         rounds=rounds,
         wrk_seconds=args.wrk_seconds or (2.0 if args.quick else 5.0),
         sha_bytes=256 << 20 if args.quick else 1 << 30,
-        workers=args.workers,
+        workers=workers,
         servers=(args.only,) if args.only else (DRIFT, REFERENCE),
         pick=args.pick,
         json_out=args.json,
@@ -115,4 +140,7 @@ def parse_settings(argv: Sequence[str] | None = None) -> Settings:
         drift_env=dict(args.drift_env),
         keep=args.keep,
         ops_overhead=args.ops_overhead,
+        s3=args.s3,
+        h3=args.h3,
+        datagram_sizes=tuple(args.datagram_size),
     )
