@@ -3,6 +3,7 @@ exactly what the client sent and received, whichever of the two workers answers 
 
 from __future__ import annotations
 
+import base64
 import socket
 import time
 from collections import Counter
@@ -164,3 +165,14 @@ def test_disabled_metrics_cost_nothing_and_are_404(tmp_path: Path) -> None:
         assert reply.status == 404
         assert reply.header("X-Request-Id") is None  # no instrumentation in the path at all
         assert http.get("/v2/").header("X-Request-Id") is None
+
+
+def test_refused_credentials_are_counted_not_missing_ones(tmp_path: Path) -> None:
+    env = {**QUIET, "DRIFT_AUTH": "basic", "DRIFT_USERS": "alice:wonderland"}
+    with start_drift(tmp_path / "data", env=env) as server:
+        assert request(server.url, "GET", "/v2/")[0] == 401  # no credentials: the challenge
+        wrong = {"Authorization": "Basic " + base64.b64encode(b"alice:guess").decode()}
+        for _ in range(3):
+            assert request(server.url, "GET", "/v2/", headers=wrong)[0] == 401
+        time.sleep(0.3)  # tallies are published every 100 ms
+        assert value(scrape(server.url), "drift_auth_failures_total") == 3

@@ -40,6 +40,8 @@ _ID_BATCH: Final = 256
 _SANE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _REQUEST_ID_KEY: Final = istr(REQUEST_ID_HEADER)  # no case folding per lookup
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_AUTH_FAILURES: Final = frozenset({401, 429})
+_AUTHORIZATION: Final = "Authorization"
 _UPLOADS: Final = {RouteId.UPLOAD_START: ("POST",), RouteId.UPLOAD: ("PATCH", "PUT")}
 
 
@@ -90,6 +92,8 @@ class Operations:
     ) -> None:
         """Record the request for the metrics and the access log (folded at the next flush)."""
         ended = perf_counter()
+        if status in _AUTH_FAILURES and self._metrics is not None and _AUTHORIZATION in req.headers:
+            self._metrics.auth_failures.inc()  # credentials given and refused, or throttled
         route = exchange.route
         method = req.method
         pending = self._pending
