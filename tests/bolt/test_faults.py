@@ -106,8 +106,11 @@ def test_a_stream_reset_mid_download_fails_cleanly_and_the_server_recovers(
     assert status == 1, stderr
     assert "stream reset by the registry" in stderr, stderr
     error = stderr.strip().splitlines()[-1]
-    assert error.startswith(f"driftctl pull: blob {big.digest}: "), stderr
-    assert "registry holds" in error or "416" in error, stderr
+    assert error.startswith("driftctl pull: "), stderr
+    assert big.digest in error, stderr
+    # The resumed GET finds the blob shorter: by its size (a 206 for fewer bytes) or, when the
+    # reset came exactly at the new end, by a 416 for a range that starts there.
+    assert "registry holds" in error or "416 RANGE_INVALID: range starts at" in error, stderr
     assert_nothing_half_written(layout, big)
     assert_pulls_whole(drift_h3, repo, image, layout)
 

@@ -6,10 +6,11 @@ body then arriving in a bounded ``ResponseBody``. Requests run concurrently; aio
 streams beyond the registry's ``MAX_STREAMS`` until it allows more (RFC 9000 section 4.6).
 
 Received datagrams are processed as they come and answered once per event-loop iteration
-(aioquic's ``_transmit_soon``): under uvloop a batch of datagrams read together costs one
+(``schedule_transmit``): under uvloop a batch of datagrams read together costs one
 transmit (with its ACK) instead of one per datagram. A stream reset by the registry fails that
 response only; a lost connection (idle timeout, CONNECTION_CLOSE, an ICMP port-unreachable before
-the handshake) fails every response and every later request.
+the handshake) fails every response and every later request. Delayed ACKs go out at their
+deadline (``drift.quic.timely``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
@@ -34,6 +34,7 @@ from drift.bolt.errors import PullError, TransferError
 from drift.bolt.quic import BoltQuicConnection
 from drift.bolt.reference import Endpoint
 from drift.bolt.trust import Trust
+from drift.quic.timely import TimelyProtocol
 
 __all__ = ["USER_AGENT", "ConnectionOptions", "H3Client", "H3Response"]
 
@@ -94,7 +95,7 @@ def _status_of(fields: list[tuple[bytes, bytes]]) -> int:
     raise TransferError("the registry sent a response without :status")
 
 
-class H3Client(QuicConnectionProtocol):
+class H3Client(TimelyProtocol):
     def __init__(self, quic: BoltQuicConnection, endpoint: Endpoint, options: ConnectionOptions):
         super().__init__(quic)
         self.endpoint = endpoint
@@ -162,6 +163,7 @@ class H3Client(QuicConnectionProtocol):
         """Close the connection (CONNECTION_CLOSE goes out at once) and the socket."""
         if self.lost is None:
             self.close(error_code=ErrorCode.H3_NO_ERROR)
+        self.stop_timer()  # the socket closes now: no loss or idle timer may fire on it
         if self._transport is not None:
             self._transport.close()
 
@@ -175,7 +177,7 @@ class H3Client(QuicConnectionProtocol):
             raise TransferError(f"connection lost: {self.lost}", reconnect=True)
         stream_id = self._conn.get_next_available_stream_id()
         exchange = _Exchange(
-            ResponseBody(self._options.window, self._transmit_soon),
+            ResponseBody(self._options.window, self.schedule_transmit),
             asyncio.get_running_loop().create_future(),
         )
         fields = [
@@ -189,7 +191,7 @@ class H3Client(QuicConnectionProtocol):
         self._exchanges[stream_id] = exchange
         self._conn.flow_control[stream_id] = exchange.body
         self._http.send_headers(stream_id, fields, end_stream=True)
-        self._transmit_soon()
+        self.schedule_transmit()
         try:
             return await exchange.head
         except asyncio.CancelledError:
@@ -201,7 +203,7 @@ class H3Client(QuicConnectionProtocol):
         if exchange is not None and self.lost is None:
             with contextlib.suppress(ValueError):
                 self._conn.stop_stream(stream_id, ErrorCode.H3_REQUEST_CANCELLED)
-            self._transmit_soon()
+            self.schedule_transmit()
 
     def _forget(self, stream_id: int) -> _Exchange | None:
         self._conn.flow_control.pop(stream_id, None)
@@ -212,7 +214,7 @@ class H3Client(QuicConnectionProtocol):
     def datagram_received(self, data: bytes | str, addr: NetworkAddress) -> None:
         self._quic.receive_datagram(cast(bytes, data), addr, now=self._loop.time())
         self._process_events()
-        self._transmit_soon()
+        self.schedule_transmit()
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors reach a connected UDP socket only; before the handshake they mean that

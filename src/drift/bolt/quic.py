@@ -8,8 +8,7 @@ may grow as aioquic grows it; the stream windows bound it.
 
 Added here: the peer's certificate, for SPKI pinning (``drift.bolt.trust``). Like the server's
 ``drift.quic.connection`` this is written against aioquic 1.7 (pinned to ``<2``);
-``drift.bolt.h3`` also calls two helpers of aioquic's asyncio protocol, ``_process_events`` and
-``_transmit_soon``.
+``drift.bolt.h3`` also calls aioquic's asyncio protocol helper ``_process_events``.
 """
 
 from __future__ import annotations

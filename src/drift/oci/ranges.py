@@ -51,11 +51,11 @@ def parse_range_header(value: str, size: int) -> ByteRange | None:
             raise RangeNotSatisfiable("empty suffix range")
         return ByteRange(max(size - suffix, 0), size - 1)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    if last and int(last) < start:
         raise RangeNotSatisfiable(f"range end before start in {value!r}")
     if start >= size:
         raise RangeNotSatisfiable(f"range starts at {start}, blob has {size} bytes")
+    end = int(last) if last else size - 1
     return ByteRange(start, min(end, size - 1))
 
 

@@ -7,9 +7,9 @@ wants the response) and the loss of the connection abort the exchange: the handl
 cancelled, its body reads and writes fail. Uploads keep what they received (the client resumes
 from the upload's ``Range``), exactly as when an HTTP/1.1 connection drops.
 
-The connection sends after each batch of received datagrams and timer events (aioquic's
-``transmit``), and once per loop iteration after the handlers wrote (``schedule_transmit``), so
-that writes of many streams leave in shared packets.
+The connection sends after each batch of received datagrams and timer events, and once per loop
+iteration after the handlers wrote (``schedule_transmit``), so that writes of many streams leave
+in shared packets; its timer acts on its deadline (``drift.quic.timely``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Final, Protocol
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3_ALPN, ErrorCode, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.events import (
@@ -37,6 +36,7 @@ from drift.quic.body import H3RequestBody
 from drift.quic.connection import DriftQuicConnection, send_goaway
 from drift.quic.exchange import LOW_WATER, Exchange
 from drift.quic.messages import request_from_fields
+from drift.quic.timely import TimelyProtocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -68,7 +68,7 @@ class ConnectionHost(Protocol):
         ...
 
 
-class H3Protocol(QuicConnectionProtocol):
+class H3Protocol(TimelyProtocol):
     def __init__(
         self,
         quic: DriftQuicConnection,
@@ -87,7 +87,6 @@ class H3Protocol(QuicConnectionProtocol):
         self._http: H3Connection | None = None
         self._exchanges: dict[int, Exchange] = {}
         self._blocked: dict[int, Exchange] = {}  # waiting for their send buffer to drain
-        self._transmit_scheduled = False
         self._next_request_stream = 0
         self._refuse_from: int | None = None  # set by GOAWAY: later request streams are refused
 
@@ -121,19 +120,17 @@ class H3Protocol(QuicConnectionProtocol):
         self._blocked[exchange.stream_id] = exchange
         return waiter
 
-    def schedule_transmit(self) -> None:
-        if not self._transmit_scheduled:
-            self._transmit_scheduled = True
-            self._event_loop.call_soon(self.transmit)
+    def send_due(self, now: float) -> bool:
+        sent = super().send_due(now)
+        if sent and self._blocked:
+            self._wake_drained()
+        return sent
 
-    def transmit(self) -> None:
-        self._transmit_scheduled = False
-        super().transmit()
-        if self._blocked:
-            for stream_id, exchange in list(self._blocked.items()):
-                if self._conn.send_buffered(stream_id) <= LOW_WATER:
-                    del self._blocked[stream_id]
-                    exchange.wake()
+    def _wake_drained(self) -> None:
+        for stream_id, exchange in list(self._blocked.items()):
+            if self._conn.send_buffered(stream_id) <= LOW_WATER:
+                del self._blocked[stream_id]
+                exchange.wake()
 
     # -- life cycle
 
@@ -236,4 +233,5 @@ class H3Protocol(QuicConnectionProtocol):
         for exchange in list(self._exchanges.values()):
             exchange.abort("connection lost")
         self._blocked.clear()
+        self.stop_timer()
         self._host.closed(self)
