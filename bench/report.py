@@ -18,6 +18,8 @@ __all__ = [
     "Pick",
     "Results",
     "Sample",
+    "format_value",
+    "render_table",
 ]
 
 DRIFT: Final = "drift"
@@ -116,7 +118,7 @@ class Sample:
 _VERDICTS: Final = {True: "PASS", False: "FAIL", None: "-"}
 
 
-def _fmt(value: float | None) -> str:
+def format_value(value: float | None) -> str:
     if value is None:
         return "-"
     if abs(value) >= 100:
@@ -130,7 +132,7 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
 
 
-def _render(header: list[str], rows: list[list[str]]) -> str:
+def render_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -172,14 +174,14 @@ class Results:
             drift, ref, nginx = (self.value(figure, s) for s in (DRIFT, REFERENCE, NGINX))
             goal = figure.goal
             met = None if goal is None or drift is None else goal.met(drift, ref, nginx)
-            row = [f"{figure.title} ({figure.unit})", _fmt(drift), _fmt(ref)]
+            row = [f"{figure.title} ({figure.unit})", format_value(drift), format_value(ref)]
             if with_nginx:
-                row += [_fmt(nginx), _ratio(drift, ref), _ratio(drift, nginx)]
+                row += [format_value(nginx), _ratio(drift, ref), _ratio(drift, nginx)]
             else:
                 row += [_ratio(drift, ref)]
             row += [goal.describe(figure.unit) if goal else "", _VERDICTS[met]]
             rows.append(row)
-        return _render([*header, "target", "result"], rows)
+        return render_table([*header, "target", "result"], rows)
 
     def latency_table(self) -> str:
         header = ["latency (ms)", "Drift p50", "Drift p99", "ref p50", "ref p99"]
@@ -189,12 +191,12 @@ class Results:
             for server in (DRIFT, REFERENCE):
                 sample = self.picked(figure, server)
                 detail = sample.detail if sample else {}
-                cells += [_fmt(detail.get("p50_ms")), _fmt(detail.get("p99_ms"))]
+                cells += [format_value(detail.get("p50_ms")), format_value(detail.get("p99_ms"))]
             rows.append(cells)
-        return _render(header, rows)
+        return render_table(header, rows)
 
     def ceiling_lines(self) -> str:
-        return "\n".join(f"{name}: {_fmt(value)}" for name, value in self.ceiling.items())
+        return "\n".join(f"{name}: {format_value(value)}" for name, value in self.ceiling.items())
 
     def as_json(self, figures: Sequence[Figure] = FIGURES) -> dict[str, Any]:
         document: dict[str, Any] = {}

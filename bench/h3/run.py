@@ -24,7 +24,7 @@ from bench.h3.https import tls_registry_client
 from bench.h3.servers import DriftH3, datagram_sizes, start_drift, start_minimal
 from bench.h3.workload import Workload
 from bench.phases import log
-from bench.report import DRIFT, Figure, Results, _fmt, _render
+from bench.report import DRIFT, Figure, Results, format_value, render_table
 from bench.settings import Settings
 
 __all__ = ["h3_figure_list", "print_h3", "run_h3"]
@@ -91,23 +91,23 @@ def _h3_table(results: Results, found: H3Figures) -> str:
         rows.append(
             [
                 f"{figure.title} ({figure.unit})",
-                _fmt(drift),
-                _fmt(minimal),
+                format_value(drift),
+                format_value(minimal),
                 ratio,
                 _target(figure),
                 _verdict(figure, drift, minimal),
             ]
         )
     header = ["figure", "Drift", "minimal aioquic", "Drift/minimal", "target", "result"]
-    return _render(header, rows)
+    return render_table(header, rows)
 
 
 def _https_table(results: Results, found: HttpsFigures) -> str:
     rows = [
-        [f"{figure.title} ({figure.unit})", _fmt(results.value(figure, DRIFT))]
+        [f"{figure.title} ({figure.unit})", format_value(results.value(figure, DRIFT))]
         for figure in found.all()
     ]
-    return _render(["figure", "Drift"], rows)
+    return render_table(["figure", "Drift"], rows)
 
 
 def print_h3(settings: Settings, results: Results, load_at_start: float) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -94,20 +95,6 @@ async def test_an_aborted_direct_write_leaves_nothing(seaweedfs: SeaweedFS, node
     assert not listed.get("Uploads")
 
 
-async def test_s3_rejects_a_body_that_does_not_match_its_content_md5(nodes: Node) -> None:
-    """Bodies are not hashed into the signature over plain http: Content-MD5 guards them."""
-    driver = nodes()
-    client = await driver.connection.client()
-    wrong = hashlib.md5(b"other", usedforsecurity=False).digest()
-    with pytest.raises(ClientError):
-        await client.put_object(
-            Bucket=driver.bucket.name,
-            Key=driver.keys.key(BLOB),
-            Body=b"content",
-            ContentMD5=base64.b64encode(wrong).decode(),
-        )
-
-
 def _registry(driver: S3Driver) -> Registry:
     return Registry.create(driver, b"k" * 32, RegistrySettings())
 
@@ -167,3 +154,29 @@ async def test_half_parts_are_sent_while_the_next_fills(seaweedfs: SeaweedFS) ->
         assert await read_all(driver, BLOB) == data
     finally:
         await driver.close()
+
+
+@pytest.mark.parametrize("operation", ["put_object", "upload_part"])
+async def test_s3_rejects_a_body_that_does_not_match_its_crc32(nodes: Node, operation: str) -> None:
+    """Bodies are not hashed into the signature over plain http: their CRC32 guards them."""
+    driver = nodes()
+    client = await driver.connection.client()
+    bucket, key = driver.bucket.name, driver.keys.key(BLOB)
+    body = payload(5 * MIB)
+    wrong = base64.b64encode(zlib.crc32(b"other").to_bytes(4, "big")).decode()
+    right = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    if operation == "put_object":
+        await client.put_object(Bucket=bucket, Key=key, Body=body, ChecksumCRC32=right)
+        with pytest.raises(ClientError) as refused:
+            await client.put_object(Bucket=bucket, Key=key, Body=body, ChecksumCRC32=wrong)
+        assert refused.value.response["Error"]["Code"] == "BadDigest"
+        return
+    upload = (await client.create_multipart_upload(Bucket=bucket, Key=key))["UploadId"]
+    try:
+        common = {"Bucket": bucket, "Key": key, "UploadId": upload, "Body": body}
+        await client.upload_part(PartNumber=1, ChecksumCRC32=right, **common)
+        with pytest.raises(ClientError) as refused:
+            await client.upload_part(PartNumber=2, ChecksumCRC32=wrong, **common)
+        assert refused.value.response["Error"]["Code"] == "BadDigest"
+    finally:
+        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)

@@ -111,10 +111,11 @@ class S3Connection:
             retries={"mode": "standard", "total_max_attempts": self.options.max_attempts},
             max_pool_connections=self.options.max_pool_connections,
             tcp_keepalive=True,
-            # No SHA-256 of every body on the event loop over plain http: bodies carry
-            # Content-MD5 instead, computed off the loop (``buffers``), which S3 verifies.
+            # No SHA-256 of every body on the event loop over plain http: bodies carry their
+            # CRC32 instead, computed off the loop (``buffers``), which S3 verifies.
             s3={"addressing_style": addressing, "payload_signing_enabled": False},
-            # S3-compatible servers lag behind AWS's newer default checksums (CRC32 etc.).
+            # botocore adds no checksum of its own (S3-compatible servers lag behind AWS's
+            # newer defaults); the writers name theirs explicitly.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )

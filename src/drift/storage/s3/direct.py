@@ -1,10 +1,10 @@
 """Direct writes: a whole file streamed to its final key, published only at completion.
 
-Bytes fill pooled part buffers (``buffers``); each full one is sent as an ``UploadPart`` of
-a multipart upload at the final key, created with the first full part; with two buffers of
-half a part, one fills while the other is sent. ``complete`` sends
-what is left and issues ``CompleteMultipartUpload``, which makes the object appear whole and
-atomically; a file shorter than one part is one ``PutObject`` at completion instead. ``abort``
+Bytes fill pooled part buffers (``buffers``); each full one is sent as an ``UploadPart`` (with
+its CRC32) of a multipart upload at the final key, created with the first full part; with two
+buffers of half a part, one fills while the other is sent. ``complete`` sends what is left and
+issues ``CompleteMultipartUpload``, which makes the object appear whole and atomically; a file
+shorter than one part is one ``PutObject`` at completion instead. ``abort``
 aborts the multipart upload, so nothing partial is ever visible; one that a crash left open is
 aborted by the upload purge (``Copier.abort_stale_uploads``).
 """
@@ -133,9 +133,9 @@ class S3DirectWriter(DirectWriter):
             client = await self._connection.client()
             async with self._connection.call("write", self._path):
                 created = await client.create_multipart_upload(
-                    Bucket=self._bucket.name, Key=self._key
+                    Bucket=self._bucket.name, Key=self._key, ChecksumAlgorithm="CRC32"
                 )
             self._upload_id = created["UploadId"]
         number = len(self._parts) + 1
-        etag = await self._bucket.put_part(self._key, self._path, self._upload_id, number, data)
-        self._parts.append({"PartNumber": number, "ETag": etag})
+        part = await self._bucket.put_part(self._key, self._path, self._upload_id, number, data)
+        self._parts.append(part)

@@ -7,6 +7,7 @@ Every request runs under ``S3Connection.call`` (a deadline, failures as ``Storag
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final, Protocol, cast
@@ -14,12 +15,16 @@ from typing import IO, TYPE_CHECKING, Final, Protocol, cast
 from botocore.exceptions import ClientError
 
 from drift.storage.driver import PathNotFoundError, StorageError, WriterBusyError
-from drift.storage.s3.buffers import PartDigest, PartStream, part_digest
+from drift.storage.executor import run_blocking
+from drift.storage.s3.buffers import PartStream, part_checksum
 from drift.storage.s3.client import S3Connection, error_code, is_s3_failure
 from drift.storage.s3.segments import ListedObject
 
 if TYPE_CHECKING:
-    from types_aiobotocore_s3.type_defs import ListObjectsV2RequestTypeDef
+    from types_aiobotocore_s3.type_defs import (
+        CompletedPartTypeDef,
+        ListObjectsV2RequestTypeDef,
+    )
 
 __all__ = ["Bucket", "ObjectInfo", "RangeReader"]
 
@@ -46,6 +51,10 @@ class ObjectInfo:
 def _client_code(exc: BaseException) -> str | None:
     cause = exc.__cause__
     return error_code(cause) if isinstance(cause, ClientError) else None
+
+
+def _md5_hex(data: bytes | memoryview) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _body(data: bytes | memoryview) -> IO[bytes]:
@@ -221,12 +230,12 @@ class Bucket:
     async def put(
         self, key: str, path: str, data: bytes | memoryview, *, if_absent: bool = False
     ) -> None:
-        """One PutObject (atomic), with ``Content-MD5`` (``buffers``). ``if_absent``
+        """One PutObject (atomic), with its CRC32 (``buffers``). ``if_absent``
         (``If-None-Match: *``) refuses to replace an object that another writer made, but
         accepts one this very payload made (a PUT that succeeded although its reply was lost,
         then retried)."""
         client = await self.connection.client()
-        digest = await part_digest(data)
+        checksum = await part_checksum(data)
         timeout = self.connection.options.transfer_timeout(len(data))
         try:
             async with self.connection.call("write", path, timeout):
@@ -235,25 +244,26 @@ class Bucket:
                         Bucket=self.name,
                         Key=key,
                         Body=_body(data),
-                        ContentMD5=digest.content_md5,
+                        ChecksumCRC32=checksum,
                         IfNoneMatch="*",
                     )
                 else:
                     await client.put_object(
-                        Bucket=self.name, Key=key, Body=_body(data), ContentMD5=digest.content_md5
+                        Bucket=self.name, Key=key, Body=_body(data), ChecksumCRC32=checksum
                     )
         except StorageError as exc:
             if _client_code(exc) not in _CONFLICT:
                 raise
-            if not await self._holds(key, path, data, digest):
+            if not await self._holds(key, path, data):
                 raise WriterBusyError(f"another writer wrote {path} at the same offset") from exc
 
     async def put_part(
         self, key: str, path: str, upload_id: str, number: int, data: bytes | memoryview
-    ) -> str:
-        """One UploadPart of a multipart upload, with ``Content-MD5``; its ETag."""
+    ) -> CompletedPartTypeDef:
+        """One UploadPart of a multipart upload created with ``ChecksumAlgorithm=CRC32``;
+        the part as ``CompleteMultipartUpload`` lists it."""
         client = await self.connection.client()
-        digest = await part_digest(data)
+        checksum = await part_checksum(data)
         timeout = self.connection.options.transfer_timeout(len(data))
         async with self.connection.call("write", path, timeout):
             reply = await client.upload_part(
@@ -262,19 +272,17 @@ class Bucket:
                 UploadId=upload_id,
                 PartNumber=number,
                 Body=_body(data),
-                ContentMD5=digest.content_md5,
+                ChecksumCRC32=checksum,
             )
-        return reply.get("ETag", "")
+        return {"PartNumber": number, "ETag": reply.get("ETag", ""), "ChecksumCRC32": checksum}
 
-    async def _holds(
-        self, key: str, path: str, data: bytes | memoryview, digest: PartDigest
-    ) -> bool:
+    async def _holds(self, key: str, path: str, data: bytes | memoryview) -> bool:
         info = await self.head(key, path)
         if info is None or info.size != len(data):
             return False
         etag = info.etag.strip('"')
         if len(etag) == 32 and "-" not in etag:  # a plain PUT's ETag is the MD5 of its body
-            return etag == digest.md5_hex
+            return etag == await run_blocking(_md5_hex, data)
         return await self.get_bytes(key, path, len(data)) == data
 
     async def delete(self, keys: Sequence[str], path: str) -> None:
