@@ -297,8 +297,7 @@ async def test_read_stream_ranges(
     chunks = await read_all(driver, "/blob/data", offset, length, chunk_size)
     end = STREAM_SIZE if length is None else min(STREAM_SIZE, offset + length)
     assert b"".join(chunks) == data[offset:end]
-    assert all(0 < len(chunk) <= chunk_size for chunk in chunks)
-    assert all(len(chunk) == chunk_size for chunk in chunks[:-1])
+    assert all(0 < len(chunk) <= chunk_size for chunk in chunks)  # as they arrive, not padded
 
 
 @pytest.mark.parametrize(

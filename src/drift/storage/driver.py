@@ -124,7 +124,8 @@ class StorageDriver(ABC):
     def read_stream(
         self, path: str, offset: int = 0, length: int | None = None, chunk_size: int = 1 << 20
     ) -> AsyncIterator[bytes]:
-        """Stream ``length`` bytes (to the end when None) from ``offset`` in chunks.
+        """Stream ``length`` bytes (to the end when None) from ``offset`` in chunks of at most
+        ``chunk_size`` bytes (as the store delivers them: not every chunk is full).
 
         Raises ``PathNotFoundError`` on the first iteration if nothing is at ``path``.
         """

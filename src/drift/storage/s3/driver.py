@@ -81,7 +81,7 @@ class S3Driver(StorageDriver):
         if data is not None:
             return data
         readers = await self._segment_readers(path, 0, None)
-        return b"".join([chunk async for chunk in _rechunked(readers, 1 << 20)])
+        return b"".join([chunk async for chunk in _concatenated(readers, 1 << 20)])
 
     async def put_content(self, path: str, data: bytes) -> None:
         await self.bucket.put(self.keys.key(path), path, data)
@@ -98,7 +98,7 @@ class S3Driver(StorageDriver):
         end = None if length is None else offset + length
         opened = await self.bucket.open_range(key, path, offset, end)  # a plain object: one GET
         readers = [opened[0]] if opened else await self._segment_readers(path, offset, end)
-        async for chunk in _rechunked(readers, chunk_size):
+        async for chunk in _concatenated(readers, chunk_size):
             yield chunk
 
     async def writer(self, path: str, append: bool) -> FileWriter:
@@ -243,27 +243,12 @@ class S3Driver(StorageDriver):
         ]
 
 
-async def _rechunked(readers: builtins.list[RangeReader], chunk_size: int) -> AsyncIterator[bytes]:
-    """The readers' bytes one after the other, in chunks of exactly ``chunk_size`` (the last
-    one shorter)."""
-    pending = bytearray()
+async def _concatenated(
+    readers: builtins.list[RangeReader], chunk_size: int
+) -> AsyncIterator[bytes]:
+    """The readers' bytes one after the other, in chunks of at most ``chunk_size`` as they
+    arrive: no copy beyond the one the HTTP client makes."""
     for reader in readers:
-        async with aclosing(reader.chunks()) as pieces:
+        async with aclosing(reader.chunks(chunk_size)) as pieces:
             async for piece in pieces:
-                if not pending and len(piece) == chunk_size:
-                    yield piece
-                    continue
-                view = memoryview(piece)
-                while view:
-                    if not pending and len(view) >= chunk_size:
-                        yield bytes(view[:chunk_size])
-                        view = view[chunk_size:]
-                        continue
-                    take = chunk_size - len(pending)
-                    pending += view[:take]
-                    view = view[take:]
-                    if len(pending) == chunk_size:
-                        yield bytes(pending)
-                        pending.clear()
-    if pending:
-        yield bytes(pending)
+                yield piece

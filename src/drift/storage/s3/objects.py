@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["Bucket", "ObjectInfo", "RangeReader"]
 
 DELETE_BATCH: Final = 1000  # DeleteObjects limit
-READ_SIZE: Final = 1 << 20  # bytes asked of an HTTP body per read
 _RESUMES: Final = 2  # a body cut while streaming is asked for again from where it stopped
 _CONFLICT: Final = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
 _EMPTY_RANGE: Final = frozenset({"InvalidRange", "416"})
@@ -75,7 +74,8 @@ class RangeReader:
         self._end = end
         self._body = body
 
-    async def chunks(self) -> AsyncGenerator[bytes, None]:
+    async def chunks(self, read_size: int) -> AsyncGenerator[bytes, None]:
+        """Pieces of at most ``read_size`` bytes, as the HTTP client has them."""
         resumes = 0
         body, self._body = self._body, None
         try:
@@ -85,7 +85,7 @@ class RangeReader:
                         self._key, self._path, self._position, self._end
                     )
                 try:
-                    chunk = await body.read(min(READ_SIZE, self._end - self._position))
+                    chunk = await body.read(min(read_size, self._end - self._position))
                 except Exception as exc:
                     if not is_s3_failure(exc):
                         raise
