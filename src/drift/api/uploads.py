@@ -36,9 +36,9 @@ class UploadHandlers:
         session = await self._uploads.start(name)
         return upload_response(req, self._uploads, session, 202)
 
-    async def _session(self, req: Request) -> UploadSession:
+    async def _session(self, req: Request, *, writing: bool = False) -> UploadSession:
         return await self._uploads.open(
-            req.params["name"], req.params["uuid"], req.query.get("_state")
+            req.params["name"], req.params["uuid"], req.query.get("_state"), writing=writing
         )
 
     async def _append(self, req: Request, session: UploadSession) -> UploadSession:
@@ -64,12 +64,12 @@ class UploadHandlers:
         return start
 
     async def patch(self, req: Request) -> Response:
-        session = await self._append(req, await self._session(req))
+        session = await self._append(req, await self._session(req, writing=True))
         return upload_response(req, self._uploads, session, 202)
 
     async def put(self, req: Request) -> Response:
         digest = query_digest(req)
-        session = await self._session(req)
+        session = await self._session(req, writing=True)
         if req.content_length != 0:
             start = self._chunk_start(req)
             await self._uploads.finish(session, req.body, start, digest, req.content_length)

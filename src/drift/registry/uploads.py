@@ -123,8 +123,16 @@ class Uploads:
         await self._driver.put_content(paths.upload_started_at(session_id), started_at.encode())
         return UploadSession(name, session_id, 0, started_at)
 
-    async def open(self, name: str, session_id: str, state_token: str | None) -> UploadSession:
-        """The session as stored; the signed ``_state``, when given, must belong to it."""
+    async def open(
+        self, name: str, session_id: str, state_token: str | None, *, writing: bool = False
+    ) -> UploadSession:
+        """The session as stored; the signed ``_state``, when given, must belong to it.
+
+        ``writing``: the caller opens the upload's writer next, which finds the upload's size
+        (or its absence) itself. With a ``_state`` nothing is read then (two storage round
+        trips less per chunk): the state, signed by this deployment, tells when the upload
+        started, and its offset stands in for the size until the writer knows it.
+        """
         if not _UUID.match(session_id):
             raise _unknown(session_id)
         if state_token is not None:
@@ -133,6 +141,8 @@ class Uploads:
                 raise RegistryError(
                     ErrorCode.BLOB_UPLOAD_INVALID, "upload state belongs to another session"
                 )
+            if writing:
+                return UploadSession(name, session_id, state.offset, state.started_at)
         paths = layout.RepositoryPaths(name)
         try:
             started_at = await self._driver.get_content(paths.upload_started_at(session_id))
@@ -197,6 +207,7 @@ class Uploads:
         paths = layout.RepositoryPaths(session.name)
         data_path = paths.upload_data(session.uuid)
         writer = await self._writer(session)
+        session = replace(session, size=writer.size)
         try:
             if digest.algorithm == STREAMING_ALGORITHM:
                 hasher = await self._hashers.hasher_at(
