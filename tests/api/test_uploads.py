@@ -3,7 +3,9 @@ chunked pushes, status, cancel and cross-repository mounts."""
 
 from __future__ import annotations
 
+import http.client
 import uuid
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -284,3 +286,31 @@ def test_resume_after_status_check(
     location = assert_session(reply, 202, f"0-{len(data) - 1}")
     assert_blob_created(other.put(with_query(location, digest=digest)), other, repo, digest)
     assert_blob_content(client, repo, digest, data)
+
+
+def test_absolute_form_targets_are_accepted(
+    api: RegistryApi, client: HttpClient, repo: str
+) -> None:
+    """RFC 9112 section 3.2.2: a server must accept a request target in absolute form, e.g. a
+    client that sends the absolute ``Location`` back verbatim as its request line."""
+    data = random_bytes(70_000, repo)
+    digest = digest_of(data)
+    location = assert_session(client.post(api.uploads_path(repo)), 202, "0-0")
+    absolute = urljoin(client.base_url + "/", location)
+    host = urlsplit(client.base_url)
+    connection = http.client.HTTPConnection(host.hostname or "", host.port)
+    try:
+        connection.request("PATCH", absolute, body=data, headers=chunk_headers(0, len(data)))
+        reply = connection.getresponse()
+        assert reply.status == 202, reply.read()
+        reply.read()
+        location = urljoin(client.base_url + "/", reply.headers["Location"])
+        connection.request("PUT", with_query(location, digest=digest))
+        reply = connection.getresponse()
+        assert reply.status == 201, reply.read()
+        reply.read()
+        connection.request("GET", f"{client.base_url}/v2/{repo}/blobs/{digest}")
+        reply = connection.getresponse()
+        assert (reply.status, reply.read()) == (200, data)
+    finally:
+        connection.close()

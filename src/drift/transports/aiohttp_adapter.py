@@ -8,6 +8,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Final
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -47,6 +48,15 @@ class _AiohttpBody:
             raise BodyIncompleteError(str(exc)) from exc
 
 
+def _target_path(target: str) -> str:
+    """The path of a request target, undecoded and not normalised: of the origin form
+    (``/v2/...?query``), or of the absolute form (``http://host/v2/...``), which RFC 9112
+    section 3.2.2 has every server accept (a client may send a ``Location`` back verbatim)."""
+    if not target.startswith("/"):
+        target = urlsplit(target).path or "/"
+    return target.split("?", 1)[0]
+
+
 def _to_core(request: web.BaseRequest, body: _AiohttpBody) -> Request:
     headers = request.headers
     scheme = headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
@@ -59,7 +69,7 @@ def _to_core(request: web.BaseRequest, body: _AiohttpBody) -> Request:
     host = headers.get("X-Forwarded-Host", "").split(",")[0].strip() or request.host
     return Request(
         method=request.method,
-        path=request.raw_path.split("?", 1)[0],
+        path=_target_path(request.raw_path),
         query=request.query,
         headers=headers,
         body=body,
