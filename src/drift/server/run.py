@@ -9,7 +9,6 @@ from functools import partial
 
 from drift.config.settings import Settings
 from drift.ops import multiproc
-from drift.quic.certificate import CertificateError, prepare_certificate
 from drift.server.auth_startup import AuthStartupError, prepare_auth
 from drift.server.secret import load_secret
 from drift.server.supervisor import bind_socket, bind_udp_socket, supervise
@@ -69,6 +68,9 @@ def serve(settings: Settings) -> int:
 def _bind_quic(settings: Settings, workers: int) -> list[socket.socket] | None:
     """One UDP socket per worker for the HTTP/3 listener, its certificate made ready first;
     None (after logging why) when either is impossible."""
+    # Imported only when HTTP/3 is on (the supervisor's memory, shared by forked workers).
+    from drift.quic.certificate import CertificateError, prepare_certificate  # noqa: PLC0415
+
     host, port = settings.quic.bind_address, settings.quic.bind_port
     try:
         certificate = prepare_certificate(settings)

@@ -10,18 +10,19 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from drift.config.settings import Settings
-from drift.discovery import MdnsAnnouncer
-from drift.quic.certificate import prepare_certificate
-from drift.quic.listener import QuicListener
 from drift.registry.purge import purge_uploads
 from drift.server.app import Application, build_application, tls_context
 from drift.server.shutdown import StopRequest
 from drift.storage import executor
 from drift.storage.driver import StorageDriver
 from drift.transports.aiohttp_adapter import AiohttpTransport
+
+if TYPE_CHECKING:
+    from drift.discovery import MdnsAnnouncer
+    from drift.quic.listener import QuicListener
 
 __all__ = ["run_worker"]
 
@@ -64,6 +65,10 @@ async def _purge_periodically(driver: StorageDriver, age: dt.timedelta) -> None:
 
 
 def _quic_listener(settings: Settings, app: Application) -> QuicListener:
+    # Imported only when HTTP/3 is on: aioquic and the listener cost memory in every worker.
+    from drift.quic.certificate import prepare_certificate  # noqa: PLC0415
+    from drift.quic.listener import QuicListener  # noqa: PLC0415
+
     certificate = prepare_certificate(settings)  # made by ``drift serve``: only read here
     timeout = settings.server.shutdown_timeout_seconds
     return QuicListener(app.dispatcher, settings.quic, certificate, timeout, app.ops)
@@ -108,6 +113,8 @@ async def _serve(
         age = dt.timedelta(seconds=settings.registry.upload_purge_age_seconds)
         purger = loop.create_task(_purge_periodically(app.registry.driver, age))
         if settings.mdns.enabled:
+            from drift.discovery import MdnsAnnouncer  # noqa: PLC0415 - zeroconf when on only
+
             quic_port = None if quic_sock is None else quic_sock.getsockname()[1]
             announcer = MdnsAnnouncer.start(settings, sock.getsockname()[1], quic_port)
     _log.debug("worker %d (pid %d) serving", index, os.getpid())
