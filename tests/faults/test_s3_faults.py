@@ -10,6 +10,7 @@ This module runs its own SeaweedFS: killing the session's one would disturb the 
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -253,3 +254,28 @@ def test_stalled_endpoint_answers_503_not_a_hang(s3: SeaweedFS, tmp_path: Path) 
             api.assert_pullable(image)
             data = chunk + random_bytes(MIB, "after the stall")
             assert resume_or_restart(http, "stall/app", location, data, 0) == "resumed"
+
+
+def test_drift_starts_while_the_endpoint_stalls(s3: SeaweedFS, tmp_path: Path) -> None:
+    """Start-up prepares the S3 clients without a request: a stalled endpoint delays nothing,
+    /readyz tells, and the registry works once the endpoint answers."""
+    with StallProxy(s3.ports["s3"]) as proxy:
+        proxy.stall()
+        env = {
+            **s3.drift_env(new_prefix()),
+            "DRIFT_S3_ENDPOINT": proxy.endpoint,
+            "DRIFT_S3_REDIRECT": "true",
+        }
+        with start_drift(tmp_path / "drift", env=env) as drift, HttpClient(drift.url) as http:
+            reply, seconds = timed(lambda: http.get("/readyz"))
+            assert reply.status == 503, str(reply)
+            assert seconds < STALL_ANSWER_SECONDS, f"/readyz took {seconds:.1f} s"
+            proxy.resume()
+            wait_ready(drift)
+            api = RegistryApi(http)
+            image = api.push_image("stall/start", "v1", layers=1)
+            for digest, data in image.blobs.items():  # presigned redirects, fetched from S3
+                reply = http.get(api.blob_path("stall/start", digest))
+                assert reply.status == 307, str(reply)
+                with urllib.request.urlopen(reply.header("Location") or "", timeout=10) as got:
+                    assert got.read() == data

@@ -104,6 +104,7 @@ async def _serve(
     if app.ops is not None:
         app.ops.start()
     await app.events.start()
+    await app.registry.driver.prepare()
     await transport.start(sock)
     if listener is not None and quic_sock is not None:
         await listener.start(quic_sock)

@@ -177,5 +177,9 @@ class StorageDriver(ABC):
         del older_than
         return 0
 
+    async def prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
+        """Make ready at start-up what the first request would otherwise wait for (clients,
+        loaded models); nothing is sent to the store."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Release connections and threads."""

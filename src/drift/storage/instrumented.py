@@ -222,5 +222,8 @@ class InstrumentedDriver(StorageDriver):
     async def purge_incomplete(self, older_than: dt.timedelta) -> int:
         return await self._inner.purge_incomplete(older_than)
 
+    async def prepare(self) -> None:
+        await self._inner.prepare()
+
     async def close(self) -> None:
         await self._inner.close()

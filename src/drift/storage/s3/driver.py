@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Final
@@ -26,6 +27,7 @@ from drift.storage.driver import (
     FileWriter,
     PathNotFoundError,
     StorageDriver,
+    StorageError,
 )
 from drift.storage.pathcheck import ROOT, check_dir_path, check_file_path
 from drift.storage.s3.buffers import BufferPool
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from drift.config.settings import S3Settings
 
 __all__ = ["S3Driver"]
+
+_log = logging.getLogger(__name__)
 
 _EPOCH: Final = dt.datetime.fromtimestamp(0, tz=dt.UTC)
 
@@ -212,6 +216,17 @@ class S3Driver(StorageDriver):
     async def purge_incomplete(self, older_than: dt.timedelta) -> int:
         """Abort multipart uploads (of ``move``) that a crash left open for ``older_than``."""
         return await self.copier.abort_stale_uploads(self.keys.prefix, older_than)
+
+    async def prepare(self) -> None:
+        """Create the S3 client (and the presigning one) now: about 80 ms each of loading
+        botocore's models, which the first request of every worker would otherwise pay. A
+        client that cannot be made is left to the first request to report."""
+        try:
+            await self.connection.client()
+            if self.presigner is not None:
+                await self.presigner.prepare()
+        except StorageError as exc:
+            _log.warning("S3 client not prepared at start-up: %s", exc)
 
     async def close(self) -> None:
         await self.connection.close()

@@ -69,5 +69,9 @@ class Presigner:
         except BotoCoreError as exc:  # no credentials found, a bad endpoint
             raise StorageError(f"cannot presign {key} for {self.endpoint}: {exc}") from exc
 
+    async def prepare(self) -> None:
+        """Create the signing client (local: no request is sent)."""
+        await self._connection.client()
+
     async def close(self) -> None:
         await self._connection.close()
