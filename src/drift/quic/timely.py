@@ -76,9 +76,8 @@ class TimelyProtocol(QuicConnectionProtocol):
 
     def _expired(self) -> None:
         deadline = self._deadline
+        assert deadline is not None  # a handle exists only for a deadline; disarming cancels it
         self._deadline = self._deadline_handle = None
-        if deadline is None:
-            return
         now = max(deadline, self._loop.time())
         self._quic.handle_timer(now=now)
         self._process_events()

@@ -4,9 +4,9 @@ Bytes fill pooled part buffers (``buffers``); each full one is sent as an ``Uplo
 its CRC32) of a multipart upload at the final key, created with the first full part; with two
 buffers of half a part, one fills while the other is sent. ``complete`` sends what is left and
 issues ``CompleteMultipartUpload``, which makes the object appear whole and atomically; a file
-shorter than one part is one ``PutObject`` at completion instead. ``abort``
-aborts the multipart upload, so nothing partial is ever visible; one that a crash left open is
-aborted by the upload purge (``Copier.abort_stale_uploads``).
+shorter than one part is one ``PutObject`` at completion instead. ``abort`` aborts the
+multipart upload, so nothing partial is ever visible; one that a crash left open is aborted by
+the upload purge (``Copier.abort_stale_uploads``).
 """
 
 from __future__ import annotations
