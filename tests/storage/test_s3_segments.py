@@ -34,7 +34,10 @@ def payload(size: int, seed: int = 0) -> bytes:
 
 
 def _stream_size(body: Any) -> int:
-    """The bytes left in a file object body (botocore wraps bytes bodies in one)."""
+    """The bytes left in a file object body (botocore wraps bytes bodies in one), or the
+    length of a streamed one."""
+    if hasattr(body, "__len__"):
+        return len(body)
     if not hasattr(body, "seek"):
         return 0
     position = body.tell()

@@ -42,7 +42,8 @@ class UploadHandlers:
         )
 
     async def _append(self, req: Request, session: UploadSession) -> UploadSession:
-        return await self._uploads.append(session, req.body, self._chunk_start(req))
+        start = self._chunk_start(req)
+        return await self._uploads.append(session, req.body, start, req.content_length)
 
     def _chunk_start(self, req: Request) -> int | None:
         start: int | None = None

@@ -165,9 +165,14 @@ class Uploads:
             raise _unknown(session.uuid) from None
 
     async def append(
-        self, session: UploadSession, body: RequestBody, start: int | None
+        self,
+        session: UploadSession,
+        body: RequestBody,
+        start: int | None,
+        length: int | None = None,
     ) -> UploadSession:
-        """Stream ``body`` onto the session; ``start`` (Content-Range) must equal its size."""
+        """Stream ``body`` (``length`` bytes, when known) onto the session; ``start``
+        (Content-Range) must equal its size."""
         writer = await self._writer(session)
         try:
             session = replace(session, size=writer.size)
@@ -178,6 +183,8 @@ class Uploads:
                     status=416,
                     headers={"Range": session.range_header},
                 )
+            if length:
+                await writer.expect(length)
             await self._stream_into(session, writer, body)
             return replace(session, size=writer.size)
         finally:
@@ -271,7 +278,7 @@ class Uploads:
             if whole:
                 await self._published(replace(session, size=size), digest)
                 return
-        session = await self.append(session, body, start)
+        session = await self.append(session, body, start, length)
         await self.commit(session, digest)
 
     async def upload_whole(
@@ -286,7 +293,7 @@ class Uploads:
             return
         session = await self.start(name)
         try:
-            session = await self.append(session, body, start=0)
+            session = await self.append(session, body, 0, length)
             await self.commit(session, digest)
         except BaseException:
             await asyncio.shield(self._remove(session))

@@ -134,6 +134,9 @@ class _InstrumentedWriter(FileWriter):
     def size(self) -> int:
         return self._inner.size
 
+    async def expect(self, count: int) -> None:
+        await self._inner.expect(count)
+
     async def write(self, data: bytes | memoryview) -> None:
         await self._timing.call("write", self._inner.write(data))
 

@@ -20,7 +20,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
@@ -28,17 +28,30 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from drift.storage.driver import PathNotFoundError, StorageError
+from drift.storage.s3.buffers import StreamedBody
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
     from drift.config.settings import S3Settings
 
-__all__ = ["ClientOptions", "S3Connection", "error_code", "is_s3_failure"]
+__all__ = ["ClientOptions", "S3Connection", "error_code", "is_s3_failure", "refuses_streaming"]
 
 
 _MISSING: Final = frozenset({"NoSuchKey", "404", "NotFound"})
 _THROTTLED: Final = frozenset({"SlowDown", "Throttling", "ThrottlingException", "503"})
+# what a store without aws-chunked trailers answers a streamed PUT (not: a corrupt body)
+_NO_STREAMING: Final = frozenset(
+    {
+        "NotImplemented",
+        "InvalidRequest",
+        "InvalidArgument",
+        "MissingContentLength",
+        "XAmzContentSHA256Mismatch",
+        "411",
+        "501",
+    }
+)
 _REFUSED: Final = frozenset(
     {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "ExpiredToken"}
 )
@@ -81,6 +94,20 @@ def error_code(exc: ClientError) -> str:
     if code:
         return code
     return str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def _checksum_in_trailer(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """A streamed body (``stream``) cannot be summed before it is sent: its checksum goes in a
+    trailer (aws-chunked), which botocore picks by itself only over https."""
+    algorithm = context.get("checksum", {}).get("request_algorithm")
+    if isinstance(algorithm, dict) and isinstance(params.get("body"), StreamedBody):
+        algorithm["in"] = "trailer"
+
+
+def refuses_streaming(exc: BaseException) -> bool:
+    """S3 refused a streamed request (``_checksum_in_trailer``) for its form, not its bytes."""
+    cause = exc.__cause__
+    return isinstance(cause, ClientError) and error_code(cause) in _NO_STREAMING
 
 
 _sessions: dict[int, AioSession] = {}
@@ -136,9 +163,11 @@ class S3Connection:
                     aws_secret_access_key=settings.secret_key or None,
                 )
                 try:
-                    self._client = await self._resources.enter_async_context(creator)
+                    client = await self._resources.enter_async_context(creator)
                 except (BotoCoreError, ValueError) as exc:
                     raise StorageError(f"S3 client for {self.endpoint}: {exc}") from exc
+                client.meta.events.register("before-call.s3.PutObject", _checksum_in_trailer)
+                self._client = client
             return self._client
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from drift.storage.driver import PathNotFoundError, StorageError, WriterBusyError
 from drift.storage.executor import run_blocking
-from drift.storage.s3.buffers import PartStream, part_checksum
+from drift.storage.s3.buffers import PartStream, StreamedBody, part_checksum
 from drift.storage.s3.client import S3Connection, error_code, is_s3_failure
 from drift.storage.s3.segments import ListedObject
 
@@ -256,6 +256,22 @@ class Bucket:
                 raise
             if not await self._holds(key, path, data):
                 raise WriterBusyError(f"another writer wrote {path} at the same offset") from exc
+
+    async def put_stream(self, key: str, path: str, body: StreamedBody) -> None:
+        """One PutObject whose body is sent as it is written (``stream``), its CRC32 in a
+        trailer, creating ``key`` only if absent. Any failure is the caller's to recover from:
+        the bytes stay in its buffer."""
+        client = await self.connection.client()
+        timeout = self.connection.options.transfer_timeout(len(body))
+        async with self.connection.call("write", path, timeout):
+            await client.put_object(
+                Bucket=self.name,
+                Key=key,
+                Body=cast("IO[bytes]", body),
+                ContentLength=len(body),
+                ChecksumAlgorithm="CRC32",
+                IfNoneMatch="*",
+            )
 
     async def put_part(
         self, key: str, path: str, upload_id: str, number: int, data: bytes | memoryview

@@ -17,6 +17,9 @@ object (``put_content``, an upload created by registry:2) is converted when the 
 stored: its bytes become the first segment (server-side copy, or the tail when small) and the
 object is deleted last, since it hides the segments until then.
 
+A writer told how many bytes are coming (``expect``) sends each segment while it fills
+(``stream``): the segment's end is known up front, so its PUT starts with its first byte.
+
 Exclusivity: ``WriterLocks`` refuses a second writer of a path in this process. S3 has no
 locks across nodes; segments are created with ``If-None-Match: *``, so two nodes appending to
 one upload at once (a client bug) cannot overwrite each other's data: the later store fails
@@ -27,13 +30,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from drift.storage.driver import FileWriter, StorageError, WriterBusyError
-from drift.storage.s3.buffers import BufferPool
+from drift.storage.s3.buffers import BufferPool, StreamedBody
 from drift.storage.s3.copy import Copier
 from drift.storage.s3.files import Files, StoredFile
 from drift.storage.s3.segments import MIN_PART_SIZE
+from drift.storage.s3.stream import SegmentStream, StreamingSwitch
 
 __all__ = ["S3Writer", "WriterLocks", "WriterSettings"]
 
@@ -59,6 +63,7 @@ class WriterLocks:
 class WriterSettings:
     part_size: int
     min_part_size: int = MIN_PART_SIZE
+    streaming: StreamingSwitch = field(default_factory=StreamingSwitch)  # one per driver
 
 
 class S3Writer(FileWriter):
@@ -89,6 +94,8 @@ class S3Writer(FileWriter):
         self._plain: str | None = None  # a plain object to delete once segments hold its bytes
         self._convert: int | None = None  # its size, when it must be copied into a first part
         self._stale: list[str] = []  # superseded segments, deleted at the next store
+        self._expected_end = 0  # where the bytes announced by ``expect`` end
+        self._stream: SegmentStream | None = None  # the segment being sent while written
         self._resume(stored)
 
     def _resume(self, stored: StoredFile) -> None:
@@ -113,6 +120,11 @@ class S3Writer(FileWriter):
     def size(self) -> int:
         return self._size
 
+    async def expect(self, count: int) -> None:
+        self._check_open()
+        self._expected_end = self._size + count
+        await self._start_stream()
+
     async def write(self, data: bytes | memoryview) -> None:
         self._check_open()
         view = memoryview(data).cast("B")
@@ -120,12 +132,16 @@ class S3Writer(FileWriter):
         while view:
             buffer = self._room()
             at = self._size - self._base
-            count = min(len(view), part_size - at)
+            segment_end = part_size if self._stream is None else self._stream.end - self._base
+            count = min(len(view), segment_end - at)
             buffer[at : at + count] = view[:count]
             self._size += count
             view = view[count:]
-            if at + count == part_size:
+            if self._stream is not None:
+                self._stream.body.filled(at + count)
+            if at + count == segment_end:
                 await self._store()
+                await self._start_stream()
 
     def _room(self) -> bytearray:
         """The buffer holding [base, size), taken from the pool when none is held."""
@@ -146,6 +162,7 @@ class S3Writer(FileWriter):
         self._check_open()
         self._closed = True
         try:
+            await self._abandon_stream()
             await self._files.remove_file(self._path)
         finally:
             self._drop_buffers(reusable=self._size == self._committed)
@@ -167,6 +184,13 @@ class S3Writer(FileWriter):
 
     async def _store(self) -> None:
         """Make every byte written so far durable as a segment (see the module docstring)."""
+        stream = self._stream
+        if stream is not None and self._size < stream.end:  # fewer bytes came than announced
+            await self._abandon_stream()
+        elif stream is not None:
+            self._stream = None
+            if await stream.finished():
+                self._stored(stream.key, stream.end)
         if self._size > self._committed:
             await self._store_segment()
         plain = self._plain
@@ -184,20 +208,55 @@ class S3Writer(FileWriter):
     def _segments_hold_plain(self) -> bool:
         return self._committed > 0 and self._convert is None and self._tail_key != self._plain
 
-    async def _store_segment(self) -> None:
-        keys = self._files.keys
+    async def _start_stream(self) -> None:
+        """Send the next segment while it fills, when the bytes announced reach past what is
+        held: it ends at the part's end or where they end, whichever comes first."""
+        if (
+            self._stream is not None
+            or self._expected_end <= self._size
+            or not self._settings.streaming.enabled
+        ):
+            return
+        await self._prepare_segment()
+        start = self._base
+        end = min(start + self._settings.part_size, self._expected_end)
+        key = self._files.keys.segment_key(self._path, start, end)
+        body = StreamedBody(self._room(), end - start, self._size - start)
+        path = self._path
+
+        async def send(body: StreamedBody) -> None:
+            await self._bucket.put_stream(key, path, body)
+
+        self._stream = SegmentStream(key, end, body, send=send, switch=self._settings.streaming)
+
+    async def _abandon_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.abandon()
+
+    async def _prepare_segment(self) -> None:
+        """Before a segment is stored: a plain object's bytes become the first part, and the
+        tail that the segment replaces is in the buffer."""
         if self._convert is not None:
+            keys = self._files.keys
             first = keys.segment_key(self._path, 0, self._convert)
             await self._copier.copy([(keys.key(self._path), self._convert)], first, self._path)
             self._convert = None
         await self._load_tail()
+
+    async def _store_segment(self) -> None:
+        await self._prepare_segment()
         start, end = self._base, self._size
         payload = memoryview(self._room())[: end - start]
-        key = keys.segment_key(self._path, start, end)
+        key = self._files.keys.segment_key(self._path, start, end)
         await self._bucket.put(key, self._path, payload, if_absent=True)
+        self._stored(key, end)
+
+    def _stored(self, key: str, end: int) -> None:
+        """The segment ``[base, end)`` is stored under ``key``."""
         if self._tail_key is not None and self._tail_key != self._plain:
             self._stale.append(self._tail_key)
-        if len(payload) >= self._settings.min_part_size:
+        if end - self._base >= self._settings.min_part_size:
             self._base, self._tail_key = end, None
         else:
             self._tail_key = key
