@@ -119,7 +119,7 @@ class SeaweedFS(ClosesOnExit):
             f"-s3.localSocket={self.root / 's3.sock'}",
             "-master.telemetry=false",
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=16",
+            "-volume.max=64",
             "-volume.preStopSeconds=0",
             "-master.resumeState=false",
         ]

@@ -138,6 +138,7 @@ class Wiretap(ClosesOnExit):
         self._connections: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self._accepted = 0
 
     @property
     def host_port(self) -> str:
@@ -150,6 +151,16 @@ class Wiretap(ClosesOnExit):
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far."""
+        with self._lock:
+            return self._accepted
+
+    def cut(self) -> None:
+        """Close every relayed connection (as a server that drops idle ones); keep listening."""
+        self._call(self._cut()).result(timeout=10)
 
     def start(self) -> Wiretap:
         self._thread.start()
@@ -179,6 +190,9 @@ class Wiretap(ClosesOnExit):
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
+        await self._cut()
+
+    async def _cut(self) -> None:
         # closing both ends makes every pump see EOF, so connection tasks end on their own
         for writer in list(self._writers):
             writer.close()
@@ -189,6 +203,8 @@ class Wiretap(ClosesOnExit):
         assert task is not None
         self._connections.add(task)
         self._writers.add(writer)
+        with self._lock:
+            self._accepted += 1
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(
                 "127.0.0.1", self._upstream_port

@@ -8,7 +8,8 @@ copy then a delete (``copy``), both atomic at the destination. A file written th
 ``direct_writer`` streams a file whose content is known up front (a blob) straight into a
 multipart upload at its key (``direct``). Every failure is a ``StorageError`` (``client``),
 which the registry answers with 503.
-With ``redirect`` on, ``redirect_url`` offers presigned URLs (``presign``) for blob GETs.
+With ``redirect`` on, ``redirect_url`` offers presigned URLs (``presign``) for blob GETs;
+blob bytes that pass through Drift are presigned GETs too, of its own client (``fetch``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from drift.storage.driver import (
@@ -34,6 +36,7 @@ from drift.storage.s3.buffers import BufferPool
 from drift.storage.s3.client import ClientOptions, S3Connection
 from drift.storage.s3.copy import Copier, CopyOptions
 from drift.storage.s3.direct import S3DirectWriter
+from drift.storage.s3.fetch import Fetcher
 from drift.storage.s3.files import Files, StoredFile
 from drift.storage.s3.keys import KeyMap, segmented_file_name
 from drift.storage.s3.objects import Bucket, ObjectInfo, RangeReader
@@ -71,8 +74,13 @@ class S3Driver(StorageDriver):
         self.connection = S3Connection(settings, options)
         # redirect = false: blobs stream through Drift, redirect_url offers no URL
         self.presigner = Presigner(settings, options) if settings.redirect else None
+        # reads of blob bytes: URLs for the endpoint Drift itself reaches
+        if self.presigner is not None and not settings.public_endpoint:
+            self._read_signer = self.presigner
+        else:
+            self._read_signer = Presigner(replace(settings, public_endpoint=""), options)
         self.keys = KeyMap(settings.root_directory)
-        self.bucket = Bucket(self.connection)
+        self.bucket = Bucket(self.connection, self._read_signer, Fetcher(options))
         self.copier = Copier(self.bucket, copy or CopyOptions())
         self.files = Files(self.bucket, self.keys)
         self._writer_settings = WriterSettings(max(settings.part_size, MIN_PART_SIZE))
@@ -110,7 +118,9 @@ class S3Driver(StorageDriver):
         self._locks.acquire(path)
         try:
             if append:
-                stored = await self._existing(path)
+                stored = await self.files.find_resumed(path)
+                if stored is None:
+                    raise PathNotFoundError(path)
             else:  # the file exists, empty, from now on: a plain object (it hides old segments)
                 key = self.keys.key(path)
                 await self.bucket.put(key, path, b"")
@@ -218,20 +228,27 @@ class S3Driver(StorageDriver):
         return await self.copier.abort_stale_uploads(self.keys.prefix, older_than)
 
     async def prepare(self) -> None:
-        """Create the S3 client (and the presigning one) now: about 80 ms each of loading
+        """Create the S3 client (and the presigning ones) now: about 80 ms each of loading
         botocore's models, which the first request of every worker would otherwise pay. A
         client that cannot be made is left to the first request to report."""
         try:
             await self.connection.client()
-            if self.presigner is not None:
-                await self.presigner.prepare()
+            for signer in self._signers():
+                await signer.prepare()
         except StorageError as exc:
             _log.warning("S3 client not prepared at start-up: %s", exc)
 
     async def close(self) -> None:
+        self.bucket.close()
         await self.connection.close()
-        if self.presigner is not None:
-            await self.presigner.close()
+        for signer in self._signers():
+            await signer.close()
+
+    def _signers(self) -> builtins.list[Presigner]:
+        signers = [self._read_signer]
+        if self.presigner is not None and self.presigner is not self._read_signer:
+            signers.append(self.presigner)
+        return signers
 
     async def _existing(self, path: str) -> StoredFile:
         stored = await self.files.find(path)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from drift.storage.s3.keys import KeyMap
 from drift.storage.s3.objects import Bucket, ObjectInfo
-from drift.storage.s3.segments import SegmentedFile, resolve_segments
+from drift.storage.s3.segments import ListedObject, SegmentedFile, resolve_segments
 
 __all__ = ["Files", "StoredFile"]
 
@@ -71,6 +71,24 @@ class Files:
         if plain is not None:
             return StoredFile(key, plain, None)
         segmented = await self.segments(path)
+        return None if segmented is None else StoredFile(key, None, segmented)
+
+    async def find_resumed(self, path: str) -> StoredFile | None:
+        """``find`` for a file that a writer resumes (an upload, usually segmented): one
+        listing of the keys that start with the file's key answers for its plain object and
+        its segments at once, where ``find`` asks for the object first, then lists."""
+        key = self.keys.key(path)
+        prefix = self.keys.segments_prefix(path)
+        plain: ListedObject | None = None
+        segments: list[ListedObject] = []
+        async for item in self.bucket.list_objects(key, path):
+            if item.key == key:
+                plain = item
+            elif item.key.startswith(prefix):
+                segments.append(item)
+        if plain is not None:
+            return StoredFile(key, ObjectInfo(plain.size, plain.modified, ""), None)
+        segmented = resolve_segments(path, segments)
         return None if segmented is None else StoredFile(key, None, segmented)
 
     async def segments(self, path: str) -> SegmentedFile | None:

@@ -1,7 +1,8 @@
 """Object requests on the bucket, by key: what the driver and its writer ask of S3.
 
 Every request runs under ``S3Connection.call`` (a deadline, failures as ``StorageError``);
-``path`` is the driver path it serves, for error messages.
+``path`` is the driver path it serves, for error messages. Ranged reads of objects (blob bytes)
+are presigned GETs of the ``fetch`` client; every other request goes through botocore.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from drift.storage.driver import PathNotFoundError, StorageError, WriterBusyErro
 from drift.storage.executor import run_blocking
 from drift.storage.s3.buffers import PartStream, StreamedBody, part_checksum
 from drift.storage.s3.client import S3Connection, error_code, is_s3_failure
+from drift.storage.s3.fetch import FetchedBody, Fetcher, Response
+from drift.storage.s3.presign import Presigner
 from drift.storage.s3.segments import ListedObject
 
 if TYPE_CHECKING:
@@ -105,9 +108,11 @@ class RangeReader:
 
 
 class Bucket:
-    def __init__(self, connection: S3Connection) -> None:
+    def __init__(self, connection: S3Connection, signer: Presigner, fetcher: Fetcher) -> None:
         self.connection = connection
         self.name = connection.bucket
+        self._signer = signer  # for the endpoint Drift reaches S3 at
+        self._fetcher = fetcher
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -141,24 +146,20 @@ class Bucket:
     ) -> tuple[RangeReader, int] | None:
         """A reader of ``[first, end)`` clipped to the object, and the object's size; None
         without an object. One GET: the object's existence and size come with its data."""
-        client = await self.connection.client()
         ranged = first > 0 or end is not None
         span = f"bytes={first}-{'' if end is None else end - 1}"
         try:
             async with self.connection.call("read", path):
-                if ranged:
-                    reply = await client.get_object(Bucket=self.name, Key=key, Range=span)
-                else:
-                    reply = await client.get_object(Bucket=self.name, Key=key)
+                response, body = await self._get(key, span if ranged else None)
         except PathNotFoundError:
             return None
         except StorageError as exc:
             if _client_code(exc) in _EMPTY_RANGE:  # the range starts at or past the end
                 return RangeReader(self, key, path, position=first, end=first, body=None), first
             raise
-        body = cast(_Body, reply["Body"])
-        total = reply.get("ContentRange", "").rpartition("/")[2]
-        size = int(total) if total.isdigit() else reply["ContentLength"]
+        headers = response.headers
+        total = headers.get("content-range", "").rpartition("/")[2]
+        size = int(total if total.isdigit() else headers["content-length"])
         stop = size if end is None else min(end, size)
         return RangeReader(self, key, path, position=first, end=stop, body=body), size
 
@@ -166,12 +167,15 @@ class Bucket:
         return RangeReader(self, key, path, position=first, end=end, body=None)
 
     async def open_body(self, key: str, path: str, first: int, end: int) -> _Body:
-        client = await self.connection.client()
         async with self.connection.call("read", path):
-            reply = await client.get_object(
-                Bucket=self.name, Key=key, Range=f"bytes={first}-{end - 1}"
-            )
-        return cast(_Body, reply["Body"])
+            _, body = await self._get(key, f"bytes={first}-{end - 1}")
+        return body
+
+    async def _get(self, key: str, span: str | None) -> tuple[Response, FetchedBody]:
+        return await self._fetcher.get(await self._signer.url(key), span)
+
+    def close(self) -> None:
+        self._fetcher.close()
 
     # -- listing -----------------------------------------------------------------------------
 
