@@ -333,3 +333,20 @@ async def test_an_s3_failure_mid_upload_leaves_it_resumable(
     await writer.write(data[5 * MIB :])
     await writer.close()
     assert await read_all(resumed, DATA) == data
+
+
+@pytest.mark.parametrize("segmented", [True, False])
+async def test_a_resumed_file_is_found_with_one_listing(nodes: Node, segmented: bool) -> None:
+    driver = nodes()
+    data = payload(6 * MIB)
+    if segmented:
+        await write_file(driver, data)
+    else:
+        await driver.put_content(DATA, data)
+    operations = await record(driver)
+    writer = await driver.writer(DATA, append=True)
+    try:
+        assert operations.names() == ["ListObjectsV2"]
+        assert writer.size == len(data)
+    finally:
+        await writer.close()
