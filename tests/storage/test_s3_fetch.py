@@ -8,6 +8,7 @@ error answer is reported with its code as botocore would."""
 from __future__ import annotations
 
 from contextlib import aclosing
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
@@ -21,7 +22,10 @@ from tests.storage.test_s3_segments import (  # noqa: F401 - nodes is a fixture
     payload,
     read_all,
 )
+from tests.support.nginx import start_nginx
 from tests.support.seaweedfs import SeaweedFS
+from tests.support.servers import free_port
+from tests.support.tls import make_pki
 from tests.support.wiretap import Wiretap
 
 BLOB = "/docker/registry/v2/blobs/sha256/fe/fetch/data"
@@ -70,6 +74,23 @@ async def test_a_body_cut_midway_is_resumed_where_it_stopped(
                 received += chunk
         assert received == data
         assert _gets(link) == 2  # the first GET, then one from where it stopped
+
+
+async def test_reads_over_https_verify_the_certificate(
+    seaweedfs: SeaweedFS, nodes: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3 behind TLS (nginx): the CA of ``AWS_CA_BUNDLE`` is trusted, as botocore trusts it,
+    and without it the certificate is refused."""
+    data = payload(3 * MIB)
+    await nodes().put_content(BLOB, data)
+    pki = make_pki(tmp_path / "pki")
+    with start_nginx(tmp_path / "nginx", free_port(), seaweedfs.ports["s3"], pki) as nginx:
+        endpoint = f"https://127.0.0.1:{nginx.port}"
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(pki.ca_cert))
+        assert await read_all(nodes(endpoint=endpoint), BLOB) == data
+        monkeypatch.delenv("AWS_CA_BUNDLE")
+        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+            await read_all(nodes(endpoint=endpoint), BLOB)
 
 
 async def test_a_missing_object_is_not_found(nodes: Node) -> None:
