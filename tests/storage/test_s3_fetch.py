@@ -89,7 +89,7 @@ async def test_reads_over_https_verify_the_certificate(
         monkeypatch.setenv("AWS_CA_BUNDLE", str(pki.ca_cert))
         assert await read_all(nodes(endpoint=endpoint), BLOB) == data
         monkeypatch.delenv("AWS_CA_BUNDLE")
-        with pytest.raises(StorageError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+        with pytest.raises(StorageError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
             await read_all(nodes(endpoint=endpoint), BLOB)
 
 

@@ -106,6 +106,39 @@ async def test_a_streamed_segment_follows_the_tail_it_replaces(
     assert await read_all(second, DATA) == data
 
 
+async def test_a_body_of_unknown_length_streams_its_parts_once_it_is_long_enough(
+    seaweedfs: SeaweedFS, nodes: Node
+) -> None:
+    """Without a length (chunked transfer encoding) a part is sent once ``min_part_size`` of it
+    is held; the part the body ends in is stored whole."""
+    prefix = nodes().test_prefix  # type: ignore[attr-defined]
+    driver = S3Driver(seaweedfs.settings(prefix, part_size=10 * MIB))
+    driver.test_prefix = prefix  # type: ignore[attr-defined]
+    try:
+        sent = await _segment_put_sent(driver)
+        data = payload(23 * MIB)
+        writer = await driver.writer(DATA, append=False)
+        await writer.expect(None)
+        for start in range(0, 4 * MIB, MIB):
+            await writer.write(data[start : start + MIB])
+        await asyncio.sleep(0.2)
+        assert not sent.is_set()  # 4 MiB held: it could still be a small body
+        await writer.write(data[4 * MIB : 5 * MIB])
+        async with asyncio.timeout(5):
+            await sent.wait()  # 5 MiB held: the part's PUT runs, 5 MiB are still to come
+        for start in range(5 * MIB, len(data), MIB):
+            await writer.write(data[start : start + MIB])
+        await writer.close()
+        assert segment_keys(seaweedfs, driver) == {
+            segment_name(0, 10 * MIB): 10 * MIB,
+            segment_name(10 * MIB, 20 * MIB): 10 * MIB,
+            segment_name(20 * MIB, 23 * MIB): 3 * MIB,
+        }
+        assert await read_all(driver, DATA) == data
+    finally:
+        await driver.close()
+
+
 async def test_a_body_cut_short_stores_only_what_came(seaweedfs: SeaweedFS, nodes: Node) -> None:
     driver = nodes()
     sent = await _segment_put_sent(driver)

@@ -183,8 +183,7 @@ class Uploads:
                     status=416,
                     headers={"Range": session.range_header},
                 )
-            if length:
-                await writer.expect(length)
+            await writer.expect(length)
             await self._stream_into(session, writer, body)
             return replace(session, size=writer.size)
         finally:

@@ -69,9 +69,10 @@ class FileWriter(ABC):
     def size(self) -> int:
         """Bytes in the file so far, including what this writer appended."""
 
-    async def expect(self, count: int) -> None:  # noqa: B027 (a hint: ignoring it is right)
-        """``count`` bytes are about to be written (a request body of known length), so a
-        driver may start storing them as they come; fewer may come (a body cut short)."""
+    async def expect(self, count: int | None) -> None:  # noqa: B027 (a hint: ignoring it is right)
+        """``count`` bytes are about to be written (a request body of known length; None: of
+        unknown length), so a driver may start storing them as they come; fewer may come (a
+        body cut short)."""
 
     @abstractmethod
     async def write(self, data: bytes | memoryview) -> None:

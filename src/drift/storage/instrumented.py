@@ -134,7 +134,7 @@ class _InstrumentedWriter(FileWriter):
     def size(self) -> int:
         return self._inner.size
 
-    async def expect(self, count: int) -> None:
+    async def expect(self, count: int | None) -> None:
         await self._inner.expect(count)
 
     async def write(self, data: bytes | memoryview) -> None:

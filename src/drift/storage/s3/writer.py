@@ -95,6 +95,7 @@ class S3Writer(FileWriter):
         self._convert: int | None = None  # its size, when it must be copied into a first part
         self._stale: list[str] = []  # superseded segments, deleted at the next store
         self._expected_end = 0  # where the bytes announced by ``expect`` end
+        self._open_ended = False  # ``expect(None)``: more bytes are coming, how many is unknown
         self._stream: SegmentStream | None = None  # the segment being sent while written
         self._resume(stored)
 
@@ -120,9 +121,10 @@ class S3Writer(FileWriter):
     def size(self) -> int:
         return self._size
 
-    async def expect(self, count: int) -> None:
+    async def expect(self, count: int | None) -> None:
         self._check_open()
-        self._expected_end = self._size + count
+        self._open_ended = count is None
+        self._expected_end = self._size + (count or 0)
         await self._start_stream()
 
     async def write(self, data: bytes | memoryview) -> None:
@@ -141,6 +143,8 @@ class S3Writer(FileWriter):
                 self._stream.body.filled(at + count)
             if at + count == segment_end:
                 await self._store()
+                await self._start_stream()
+            elif self._open_ended and self._stream is None:
                 await self._start_stream()
 
     def _room(self) -> bytearray:
@@ -209,17 +213,21 @@ class S3Writer(FileWriter):
         return self._committed > 0 and self._convert is None and self._tail_key != self._plain
 
     async def _start_stream(self) -> None:
-        """Send the next segment while it fills, when the bytes announced reach past what is
-        held: it ends at the part's end or where they end, whichever comes first."""
-        if (
-            self._stream is not None
-            or self._expected_end <= self._size
-            or not self._settings.streaming.enabled
-        ):
+        """Send the next segment while it fills: when the bytes announced reach past what is
+        held, up to the part's end or where they end, whichever comes first; when how many
+        bytes come is unknown, a whole part once ``min_part_size`` of it is held (a body that
+        ends before the part is full leaves that PUT unfinished, and what came is stored
+        whole: the bytes sent in vain are at most a part)."""
+        if self._stream is not None or not self._settings.streaming.enabled:
+            return
+        start, part_size = self._base, self._settings.part_size
+        if self._expected_end > self._size:
+            end = min(start + part_size, self._expected_end)
+        elif self._open_ended and self._size - start >= self._settings.min_part_size:
+            end = start + part_size
+        else:
             return
         await self._prepare_segment()
-        start = self._base
-        end = min(start + self._settings.part_size, self._expected_end)
         key = self._files.keys.segment_key(self._path, start, end)
         body = StreamedBody(self._room(), end - start, self._size - start)
         path = self._path
