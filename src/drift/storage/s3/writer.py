@@ -18,7 +18,8 @@ stored: its bytes become the first segment (server-side copy, or the tail when s
 object is deleted last, since it hides the segments until then.
 
 A writer told how many bytes are coming (``expect``) sends each segment while it fills
-(``stream``): the segment's end is known up front, so its PUT starts with its first byte.
+(``stream``): the segment's end is known up front, so its PUT starts with its first byte. Told
+that an unknown number is coming, it sends a whole part once ``min_part_size`` of it is held.
 
 Exclusivity: ``WriterLocks`` refuses a second writer of a path in this process. S3 has no
 locks across nodes; segments are created with ``If-None-Match: *``, so two nodes appending to
