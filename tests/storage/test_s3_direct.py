@@ -2,8 +2,6 @@
 multipart upload at its final key, visible only once complete, never copied; and the registry's
 known-digest uploads that use them."""
 
-# ruff: noqa: F811 - the ``nodes`` fixture, imported from the writer's tests, is an argument
-
 from __future__ import annotations
 
 import base64
@@ -20,11 +18,10 @@ from drift.registry.service import Registry
 from drift.storage import layout
 from drift.storage.driver import PathNotFoundError
 from drift.storage.s3 import S3Driver
-from tests.storage.test_s3_segments import (  # noqa: F401 - nodes is a fixture
+from tests.support.s3nodes import (
     MIB,
     Node,
     Operations,
-    nodes,
     payload,
     read_all,
     record,

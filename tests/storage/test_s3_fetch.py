@@ -3,8 +3,6 @@
 alive and reused, one closed while idle is replaced, a body cut midway is resumed, and an S3
 error answer is reported with its code as botocore would."""
 
-# ruff: noqa: F811 - the ``nodes`` fixture, imported from the writer's tests, is an argument
-
 from __future__ import annotations
 
 from contextlib import aclosing
@@ -15,14 +13,13 @@ from botocore.exceptions import ClientError
 
 from drift.storage.driver import PathNotFoundError, StorageError
 from drift.storage.s3 import S3Driver
-from tests.storage.test_s3_segments import (  # noqa: F401 - nodes is a fixture
+from tests.support.nginx import start_nginx
+from tests.support.s3nodes import (
     MIB,
     Node,
-    nodes,
     payload,
     read_all,
 )
-from tests.support.nginx import start_nginx
 from tests.support.seaweedfs import SeaweedFS
 from tests.support.servers import free_port
 from tests.support.tls import make_pki

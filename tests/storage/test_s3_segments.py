@@ -6,113 +6,30 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 import pytest
 
 from drift.registry.purge import purge_uploads
 from drift.storage.driver import PathNotFoundError, StorageError, WriterBusyError
-from drift.storage.s3 import S3Driver
 from drift.storage.s3.client import ClientOptions
 from drift.storage.s3.copy import CopyOptions
 from drift.storage.s3.keys import segment_name
-from tests.support.seaweedfs import SeaweedFS, new_prefix
+from tests.support.s3nodes import (
+    DATA,
+    MIB,
+    SEGMENTS,
+    Node,
+    payload,
+    read_all,
+    record,
+    segment_keys,
+    write_file,
+)
+from tests.support.seaweedfs import SeaweedFS
 from tests.support.wiretap import Wiretap
 
-MIB = 1 << 20
-DATA = "/docker/registry/v2/repositories/r/_uploads/u1/data"
-SEGMENTS = "docker/registry/v2/repositories/r/_uploads/u1/data!segments/"
 BLOB = "/docker/registry/v2/blobs/sha256/ab/abcd/data"
 DATA_OPERATIONS = {"GetObject", "PutObject", "UploadPart"}  # what carries object bytes
-
-
-def payload(size: int, seed: int = 0) -> bytes:
-    return random.Random(seed).randbytes(size)
-
-
-def _stream_size(body: Any) -> int:
-    """The bytes left in a file object body (botocore wraps bytes bodies in one), or the
-    length of a streamed one."""
-    if hasattr(body, "__len__"):
-        return len(body)
-    if not hasattr(body, "seek"):
-        return 0
-    position = body.tell()
-    size = int(body.seek(0, 2)) - position
-    body.seek(position)
-    return size
-
-
-@dataclass(eq=False)  # hashable by identity: botocore keeps handlers in a mapping
-class Operations:
-    """The S3 operations one driver sent, with their key, range and body size."""
-
-    calls: list[tuple[str, str, str, int]] = field(default_factory=list)
-
-    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        body = params.get("body", b"")
-        size = len(body) if isinstance(body, bytes | bytearray) else _stream_size(body)
-        url_path = params.get("url_path", "")
-        headers = params.get("headers", {})
-        span = headers.get("Range") or headers.get("x-amz-copy-source-range", "")
-        self.calls.append((model.name, url_path, span, size))
-
-    def names(self) -> list[str]:
-        return [name for name, *_ in self.calls]
-
-    def clear(self) -> None:
-        self.calls.clear()
-
-
-Node = Callable[..., S3Driver]
-
-
-@pytest.fixture
-async def nodes(seaweedfs: SeaweedFS) -> AsyncIterator[Node]:
-    """Opens drivers ("nodes") on one fresh prefix; all are closed after the test."""
-    prefix = new_prefix()
-    opened: list[S3Driver] = []
-
-    def node(endpoint: str | None = None, **options: Any) -> S3Driver:
-        settings = seaweedfs.settings(prefix, part_size=5 * MIB)
-        if endpoint is not None:
-            settings = replace(settings, endpoint=endpoint)
-        driver = S3Driver(settings, **options)
-        driver.test_prefix = prefix  # type: ignore[attr-defined]
-        opened.append(driver)
-        return driver
-
-    yield node
-    for driver in opened:
-        await driver.close()
-
-
-async def record(driver: S3Driver) -> Operations:
-    operations = Operations()
-    client = await driver.connection.client()
-    client.meta.events.register("before-call.s3", operations)
-    return operations
-
-
-def segment_keys(seaweedfs: SeaweedFS, driver: S3Driver) -> dict[str, int]:
-    prefix = f"{driver.test_prefix}/{SEGMENTS}"  # type: ignore[attr-defined]
-    return {key[len(prefix) :]: size for key, size in seaweedfs.keys(prefix).items()}
-
-
-async def read_all(
-    driver: S3Driver, path: str, offset: int = 0, length: int | None = None
-) -> bytes:
-    return b"".join([chunk async for chunk in driver.read_stream(path, offset, length, 3 * MIB)])
-
-
-async def write_file(driver: S3Driver, data: bytes, block: int = MIB, append: bool = False) -> None:
-    writer = await driver.writer(DATA, append=append)
-    for start in range(0, len(data), block):
-        await writer.write(data[start : start + block])
-    await writer.close()
 
 
 async def test_small_commits_keep_a_single_tail(seaweedfs: SeaweedFS, nodes: Node) -> None:

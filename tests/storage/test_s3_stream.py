@@ -3,8 +3,6 @@
 S3 checks, a body cut short stores only what came, and a streamed PUT that fails is stored
 from memory instead."""
 
-# ruff: noqa: F811 - the ``nodes`` fixture, imported from the writer's tests, is an argument
-
 from __future__ import annotations
 
 import asyncio
@@ -20,13 +18,12 @@ from drift.storage.driver import StorageError, WriterBusyError
 from drift.storage.s3 import S3Driver
 from drift.storage.s3.buffers import StreamedBody
 from drift.storage.s3.keys import segment_name
-from tests.storage.test_s3_segments import (  # noqa: F401 - nodes is a fixture
+from tests.support.s3nodes import (
     DATA,
     MIB,
     SEGMENTS,
     Node,
     Operations,
-    nodes,
     payload,
     read_all,
     record,
