@@ -127,6 +127,3 @@ class StreamedBody:
             raise io.UnsupportedOperation("a streamed body can only start over")
         self._position = 0
         return 0
-
-    def tell(self) -> int:
-        return self._position

@@ -39,7 +39,7 @@ _BUFFER_SIZE: Final = 1 << 20
 _HEAD_LIMIT: Final = 64 << 10
 _ERROR_BODY_LIMIT: Final = 1 << 20
 _RETRIED_STATUS: Final = frozenset({500, 502, 503, 504})
-_THROTTLED: Final = frozenset({"SlowDown", "Throttling", "RequestTimeout", "InternalError"})
+_RETRIED_CODES: Final = frozenset({"SlowDown", "Throttling", "RequestTimeout", "InternalError"})
 _CODE: Final = re.compile(rb"<Code>([^<]*)</Code>")
 _MESSAGE: Final = re.compile(rb"<Message>([^<]*)</Message>")
 _BACKOFF: Final = 0.05  # seconds, doubled per attempt (at most 1 s), full jitter
@@ -159,6 +159,10 @@ class _Exchange(asyncio.BufferedProtocol):
             self._paused = True
             self._transport.pause_reading()
 
+    def _give_up(self, failure: BaseException) -> None:
+        self._ended(failure)  # the reason, before ``abort`` records its own
+        self.abort()
+
     def _ended(self, failure: BaseException) -> None:
         if self.failure is None:
             self.failure = failure
@@ -169,15 +173,13 @@ class _Exchange(asyncio.BufferedProtocol):
         at = buffer.find(b"\r\n\r\n", self._start, self._end)
         if at < 0:
             if self._end - self._start > _HEAD_LIMIT:
-                self.abort()
-                self.failure = ResponseError("S3 sent a response head of more than 64 KiB")
+                self._give_up(ResponseError("S3 sent a response head of more than 64 KiB"))
             return False
         lines = buffer[self._start : at].decode("latin-1").split("\r\n")
         version, _, rest = lines[0].partition(" ")
         status = rest[:3]
         if not version.startswith("HTTP/1.") or not status.isdigit():
-            self.abort()
-            self.failure = ResponseError(f"S3 sent no HTTP/1.1 status line: {lines[0][:80]!r}")
+            self._give_up(ResponseError(f"S3 sent no HTTP/1.1 status line: {lines[0][:80]!r}"))
             return False
         headers: dict[str, str] = {}
         for line in lines[1:]:
@@ -246,7 +248,7 @@ class Fetcher:
             except ClientError as exc:
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 code = exc.response.get("Error", {}).get("Code", "")
-                if status not in _RETRIED_STATUS and code not in _THROTTLED:
+                if status not in _RETRIED_STATUS and code not in _RETRIED_CODES:
                     raise
                 failure: Exception = exc
             except OSError as exc:
