@@ -159,8 +159,10 @@ class Wiretap(ClosesOnExit):
             return self._accepted
 
     def cut(self) -> None:
-        """Close every relayed connection (as a server that drops idle ones); keep listening."""
-        self._call(self._cut()).result(timeout=10)
+        """Reset every relayed connection (as a server that drops them); keep listening. The
+        bytes still on their way are lost, so this never waits on a client that is not
+        reading (the caller's own, blocked in this call)."""
+        self._call(self._end_connections(reset=True)).result(timeout=10)
 
     def start(self) -> Wiretap:
         self._thread.start()
@@ -190,12 +192,16 @@ class Wiretap(ClosesOnExit):
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        await self._cut()
+        await self._end_connections(reset=False)
 
-    async def _cut(self) -> None:
-        # closing both ends makes every pump see EOF, so connection tasks end on their own
+    async def _end_connections(self, *, reset: bool) -> None:
+        # closing (or resetting) both ends makes every pump see EOF or an error, so the
+        # connection tasks end on their own
         for writer in list(self._writers):
-            writer.close()
+            if reset:
+                writer.transport.abort()
+            else:
+                writer.close()
         await asyncio.gather(*self._connections, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
