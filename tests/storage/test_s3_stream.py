@@ -6,8 +6,6 @@ from memory instead."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import zlib
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from tests.support.s3nodes import (
     SEGMENTS,
     Node,
     Operations,
+    WrongCrc32,
     payload,
     read_all,
     record,
@@ -175,26 +174,13 @@ async def test_a_streamed_store_that_fails_is_stored_from_memory(
     assert client.get_object(Bucket=bucket, Key=key)["Body"].read() == stored
 
 
-class _WrongCrc32:
-    """botocore's CRC32 of a trailer, made wrong: what S3 gets when bytes change on the way."""
-
-    def __init__(self) -> None:
-        self._crc = 0
-
-    def update(self, chunk: bytes) -> None:
-        self._crc = zlib.crc32(chunk, self._crc)
-
-    def b64digest(self) -> str:
-        return base64.b64encode(((self._crc + 1) & 0xFFFFFFFF).to_bytes(4, "big")).decode()
-
-
 async def test_s3_refuses_a_streamed_body_whose_trailer_does_not_match(
     seaweedfs: SeaweedFS, nodes: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     driver = nodes()
     data = bytearray(payload(MIB))
     key = _key(driver, 0, len(data))
-    monkeypatch.setitem(httpchecksum._CHECKSUM_CLS, "crc32", _WrongCrc32)
+    monkeypatch.setitem(httpchecksum._CHECKSUM_CLS, "crc32", WrongCrc32)
     with pytest.raises(StorageError) as refused:
         await driver.bucket.put_stream(key, DATA, StreamedBody(data, len(data), len(data)))
     assert isinstance(refused.value.__cause__, ClientError)

@@ -1,13 +1,17 @@
 """Helpers of the S3 driver's tests against a real S3 server (SeaweedFS): driver instances that
 stand for nodes (``nodes``, a fixture of ``tests/storage/conftest.py``), the S3 operations a
-driver sends (recorded from its botocore client's event hooks), and a file's segment keys."""
+driver sends (recorded from its botocore client's event hooks, and around its fetcher, which
+sends reads and listings), and a file's segment keys."""
 
 from __future__ import annotations
 
+import base64
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from drift.storage.s3 import S3Driver
 from tests.support.seaweedfs import SeaweedFS
@@ -18,6 +22,7 @@ __all__ = [
     "SEGMENTS",
     "Node",
     "Operations",
+    "WrongCrc32",
     "payload",
     "read_all",
     "record",
@@ -28,6 +33,20 @@ __all__ = [
 MIB = 1 << 20
 DATA = "/docker/registry/v2/repositories/r/_uploads/u1/data"
 SEGMENTS = "docker/registry/v2/repositories/r/_uploads/u1/data!segments/"
+
+
+class WrongCrc32:
+    """botocore's CRC32 of a trailer, made wrong: what S3 gets when bytes change on the way
+    (installed with ``monkeypatch.setitem(httpchecksum._CHECKSUM_CLS, "crc32", WrongCrc32)``)."""
+
+    def __init__(self) -> None:
+        self._crc = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._crc = zlib.crc32(chunk, self._crc)
+
+    def b64digest(self) -> str:
+        return base64.b64encode(((self._crc + 1) & 0xFFFFFFFF).to_bytes(4, "big")).decode()
 
 
 def payload(size: int, seed: int = 0) -> bytes:
@@ -75,7 +94,27 @@ async def record(driver: S3Driver) -> Operations:
     operations = Operations()
     client = await driver.connection.client()
     client.meta.events.register("before-call.s3", operations)
+    fetcher = driver.bucket.fetcher
+    get, get_document = fetcher.get, fetcher.get_document
+
+    async def recorded_get(url: str, byte_range: str | None = None) -> Any:
+        operations.calls.append(("GetObject", _url_path(url), byte_range or "", 0))
+        return await get(url, byte_range)
+
+    async def recorded_get_document(url: str, **options: Any) -> bytes:
+        listing = "list-type" in parse_qs(urlsplit(url).query)
+        operations.calls.append(
+            ("ListObjectsV2" if listing else "GetObject", _url_path(url), "", 0)
+        )
+        return await get_document(url, **options)
+
+    fetcher.get = recorded_get  # type: ignore[method-assign]
+    fetcher.get_document = recorded_get_document  # type: ignore[method-assign]
     return operations
+
+
+def _url_path(url: str) -> str:
+    return unquote(urlsplit(url).path)
 
 
 def segment_keys(seaweedfs: SeaweedFS, driver: S3Driver) -> dict[str, int]:

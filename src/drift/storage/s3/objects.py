@@ -1,8 +1,8 @@
 """Object requests on the bucket, by key: what the driver and its writer ask of S3.
 
 Every request runs under ``S3Connection.call`` (a deadline, failures as ``StorageError``);
-``path`` is the driver path it serves, for error messages. Ranged reads of objects (blob bytes)
-are presigned GETs of the ``fetch`` client; every other request goes through botocore.
+``path`` is the driver path it serves, for error messages. Reads (object bytes, listings) are
+presigned GETs of the ``fetch`` client; every other request goes through botocore.
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ from drift.storage.executor import run_blocking
 from drift.storage.s3.buffers import PartStream, StreamedBody, part_checksum
 from drift.storage.s3.client import S3Connection, error_code, is_s3_failure
 from drift.storage.s3.fetch import FetchedBody, Fetcher, Response
+from drift.storage.s3.listing import ListingError, parse_list_page
 from drift.storage.s3.presign import Presigner
 from drift.storage.s3.segments import ListedObject
 
 if TYPE_CHECKING:
-    from types_aiobotocore_s3.type_defs import (
-        CompletedPartTypeDef,
-        ListObjectsV2RequestTypeDef,
-    )
+    from types_aiobotocore_s3.type_defs import CompletedPartTypeDef
 
 __all__ = ["Bucket", "ObjectInfo", "RangeReader"]
 
@@ -112,7 +110,7 @@ class Bucket:
         self.connection = connection
         self.name = connection.bucket
         self._signer = signer  # for the endpoint Drift reaches S3 at
-        self._fetcher = fetcher
+        self.fetcher = fetcher  # reads: object bytes, small objects, listings
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -127,17 +125,12 @@ class Bucket:
 
     async def get_bytes(self, key: str, path: str, size: int = 0) -> bytes | None:
         """The whole object (small content, about ``size`` bytes); None when there is none."""
-        client = await self.connection.client()
+        url = await self._signer.url(key)
         try:
             async with self.connection.call(
                 "read", path, self.connection.options.transfer_timeout(size)
             ):
-                reply = await client.get_object(Bucket=self.name, Key=key)
-                body = cast(_Body, reply["Body"])
-                try:
-                    return await body.read()
-                finally:
-                    body.close()
+                return await self.fetcher.get_document(url, limit=None)
         except PathNotFoundError:
             return None
 
@@ -172,16 +165,18 @@ class Bucket:
         return body
 
     async def _get(self, key: str, span: str | None) -> tuple[Response, FetchedBody]:
-        return await self._fetcher.get(await self._signer.url(key), span)
+        return await self.fetcher.get(await self._signer.url(key), span)
 
     def close(self) -> None:
-        self._fetcher.close()
+        self.fetcher.close()
 
     # -- listing -----------------------------------------------------------------------------
 
-    async def list_objects(self, prefix: str, path: str) -> AsyncIterator[ListedObject]:
+    async def list_objects(
+        self, prefix: str, path: str, page_size: int = 1000
+    ) -> AsyncIterator[ListedObject]:
         """Every object below ``prefix`` (all pages), directory markers left out."""
-        async for contents, _ in self._pages(prefix, path, delimiter=False):
+        async for contents, _ in self._pages(prefix, path, delimiter=False, page_size=page_size):
             for item in contents:
                 yield item
 
@@ -206,28 +201,26 @@ class Bucket:
     async def _pages(
         self, prefix: str, path: str, *, delimiter: bool, page_size: int = 1000
     ) -> AsyncIterator[tuple[list[ListedObject], list[str]]]:
-        client = await self.connection.client()
-        request: ListObjectsV2RequestTypeDef = {
-            "Bucket": self.name,
-            "Prefix": prefix,
-            "MaxKeys": page_size,
-        }
-        if delimiter:
-            request["Delimiter"] = "/"
+        token: str | None = None
         while True:
+            url = await self._signer.list_url(
+                prefix, delimiter=delimiter, max_keys=page_size, token=token
+            )
             async with self.connection.call("list", path):
-                reply = await client.list_objects_v2(**request)
+                document = await self.fetcher.get_document(url)
+            try:
+                page = parse_list_page(document)
+            except ListingError as exc:
+                raise StorageError(f"S3 list of {path} failed: {exc}") from exc
             contents = [
-                ListedObject(item["Key"], item["Size"], item["LastModified"])
-                for item in reply.get("Contents", ())
-                if not item["Key"].endswith("/")  # "folder" markers (consoles, SeaweedFS)
+                item
+                for item in page.objects
+                if not item.key.endswith("/")  # "folder" markers (consoles, SeaweedFS)
             ]
-            common = [item["Prefix"] for item in reply.get("CommonPrefixes", ())]
-            yield contents, common
-            token = reply.get("NextContinuationToken")
-            if not reply.get("IsTruncated") or not token:
+            yield contents, page.prefixes
+            if page.next_token is None:
                 return
-            request["ContinuationToken"] = token
+            token = page.next_token
 
     # -- writing -----------------------------------------------------------------------------
 

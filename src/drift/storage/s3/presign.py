@@ -1,4 +1,5 @@
-"""Presigned URLs of objects (``S3Driver.redirect_url``): clients fetch blobs from S3 directly.
+"""Presigned URLs of objects (``S3Driver.redirect_url``): clients fetch blobs from S3 directly;
+Drift itself reads objects and listings with them (``fetch``).
 
 A URL is signed with Signature Version 4 in the query string (AWS "Authenticating Requests:
 Using Query Parameters"). botocore presigns S3 URLs with the legacy Signature Version 2 unless
@@ -59,15 +60,30 @@ class Presigner:
         operation = _OPERATIONS.get(method.upper())
         if operation is None:
             raise ValueError(f"no presigned URL for {method}: only GET and HEAD")
+        return await self._presign(operation, {"Key": key}, key)
+
+    async def list_url(
+        self, prefix: str, *, delimiter: bool, max_keys: int, token: str | None = None
+    ) -> str:
+        """A ListObjectsV2 of the keys below ``prefix`` (with ``Delimiter="/"`` if asked),
+        from ``token`` on; keys come URL-encoded (``encoding-type=url``, as botocore asks)."""
+        params: dict[str, str | int] = {"Prefix": prefix, "MaxKeys": max_keys}
+        if delimiter:
+            params["Delimiter"] = "/"
+        if token is not None:
+            params["ContinuationToken"] = token
+        return await self._presign("list_objects_v2", params, prefix or "/")
+
+    async def _presign(self, operation: str, params: dict[str, str | int], what: str) -> str:
         client = await self._connection.client()
         try:
             return await client.generate_presigned_url(
                 operation,
-                Params={"Bucket": self._connection.bucket, "Key": key},
+                Params={"Bucket": self._connection.bucket, **params},
                 ExpiresIn=int(self.expiry.total_seconds()),
             )
         except BotoCoreError as exc:  # no credentials found, a bad endpoint
-            raise StorageError(f"cannot presign {key} for {self.endpoint}: {exc}") from exc
+            raise StorageError(f"cannot presign {what} for {self.endpoint}: {exc}") from exc
 
     async def prepare(self) -> None:
         """Create the signing client (local: no request is sent)."""
