@@ -4,11 +4,14 @@ known-digest uploads that use them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import zlib
+from typing import Any
 
 import pytest
+from botocore import httpchecksum
 from botocore.exceptions import ClientError
 
 from drift.config.settings import RegistrySettings
@@ -22,6 +25,7 @@ from tests.support.s3nodes import (
     MIB,
     Node,
     Operations,
+    WrongCrc32,
     payload,
     read_all,
     record,
@@ -149,6 +153,52 @@ async def test_half_parts_are_sent_while_the_next_fills(seaweedfs: SeaweedFS) ->
         parts = [size for name, size in bodies(operations) if name == "UploadPart"]
         assert parts == [5 * MIB] * 4 + [3 * MIB]  # two half parts: one part of memory
         assert await read_all(driver, BLOB) == data
+    finally:
+        await driver.close()
+
+
+async def test_parts_of_a_file_of_known_size_are_sent_while_they_fill(
+    seaweedfs: SeaweedFS,
+) -> None:
+    driver = S3Driver(seaweedfs.settings(new_prefix(), part_size=10 * MIB))  # 5 MiB half parts
+    try:
+        sent = asyncio.Event()
+
+        def seen(**_: Any) -> None:
+            sent.set()
+
+        client = await driver.connection.client()
+        client.meta.events.register("before-call.s3.UploadPart", seen)
+        data = payload(12 * MIB)
+        writer = driver.direct_writer(BLOB, len(data))
+        await writer.write(data[:MIB])
+        async with asyncio.timeout(5):
+            await sent.wait()  # the first part is on its way: 4 MiB of it are still to come
+        for start in range(MIB, len(data), MIB):
+            await writer.write(data[start : start + MIB])
+        with pytest.raises(PathNotFoundError):
+            await driver.stat(BLOB)
+        await writer.complete()
+        assert await read_all(driver, BLOB) == data
+    finally:
+        await driver.close()
+
+
+async def test_a_streamed_part_that_fails_is_sent_again_from_memory(
+    seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = S3Driver(seaweedfs.settings(new_prefix(), part_size=10 * MIB))
+    try:
+        operations = await record(driver)
+        monkeypatch.setitem(httpchecksum._CHECKSUM_CLS, "crc32", WrongCrc32)
+        data = payload(12 * MIB)
+        writer = driver.direct_writer(BLOB, len(data))
+        for start in range(0, len(data), MIB):
+            await writer.write(data[start : start + MIB])
+        await writer.complete()
+        assert await read_all(driver, BLOB) == data
+        parts = [size for name, size in bodies(operations) if name == "UploadPart"]
+        assert parts == [5 * MIB, 5 * MIB, 5 * MIB, 5 * MIB, 2 * MIB, 2 * MIB]  # each twice
     finally:
         await driver.close()
 

@@ -166,7 +166,8 @@ class S3Connection:
                     client = await self._resources.enter_async_context(creator)
                 except (BotoCoreError, ValueError) as exc:
                     raise StorageError(f"S3 client for {self.endpoint}: {exc}") from exc
-                client.meta.events.register("before-call.s3.PutObject", _checksum_in_trailer)
+                for operation in ("PutObject", "UploadPart"):
+                    client.meta.events.register(f"before-call.s3.{operation}", _checksum_in_trailer)
                 self._client = client
             return self._client
 

@@ -147,7 +147,16 @@ class S3Driver(StorageDriver):
         key = self.keys.key(path)
         half = self._halves.size
         if half >= MIN_PART_SIZE and size is not None and size <= half * (MAX_PARTS - 1):
-            return S3DirectWriter(self.bucket, self.copier, self._halves, key, path, slots=2)
+            return S3DirectWriter(
+                self.bucket,
+                self.copier,
+                self._halves,
+                key,
+                path,
+                slots=2,
+                size=size,
+                streaming=self._writer_settings.streaming,
+            )
         return S3DirectWriter(self.bucket, self.copier, self._buffers, key, path)
 
     async def stat(self, path: str) -> FileInfo:
