@@ -68,8 +68,9 @@ def _measure(settings: Settings, results: Results, source: BlobSource, servers: 
     pushes = workloads[Mode.PROXIED]
     try:
         pushes.push(figures.PUSH_MONOLITHIC, RegistryClient.push_monolithic)
-        ceiling.put()
+        ceiling.chunked()
         pushes.push(figures.PUSH_CHUNKED, RegistryClient.push_chunked)
+        ceiling.chunked()
         for name, blob in pushes.pull_blobs.items():
             pushes.clients[name].verify_blob(blob)
         workloads[Mode.REDIRECT].pull_blobs = pushes.pull_blobs  # one store per registry
