@@ -9,48 +9,24 @@ chunks of uneven sizes, the first with a chunk extension, and ends with a traile
 from __future__ import annotations
 
 import asyncio
-import threading
-from concurrent.futures import Future
-from typing import Any, Final
+from typing import Final
 
-from tests.support.lifecycle import ClosesOnExit
-from tests.support.servers import free_port
+from tests.support.loopthread import ThreadedServer
 
 __all__ = ["Rechunker"]
 
 _SIZES: Final = (1, 7, 100, 4096, 65536)  # chunk sizes, in turn
 
 
-class Rechunker(ClosesOnExit):
+class Rechunker(ThreadedServer):
     def __init__(self, upstream_port: int) -> None:
+        super().__init__()
         self._upstream_port = upstream_port
-        self.port = free_port()
         self.answers = 0  # answers resent chunked
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Rechunker:
-        self._thread.start()
-        self._call(self._listen()).result(timeout=10)
-        return self
-
-    def __enter__(self) -> Rechunker:
-        return self.start()
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._call(self._shutdown()).result(timeout=10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._loop.close()
-
-    def _call(self, coroutine: Any) -> Future[None]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)

@@ -13,15 +13,13 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.lifecycle import ClosesOnExit
-from tests.support.servers import free_port
+from tests.support.loopthread import ThreadedServer
 
 __all__ = ["RecordedRequest", "Wiretap"]
 
@@ -125,19 +123,16 @@ class _RequestFramer:
         return True
 
 
-class Wiretap(ClosesOnExit):
+class Wiretap(ThreadedServer):
     """Relays 127.0.0.1:<port> to the upstream registry port and records requests."""
 
     def __init__(self, upstream_port: int) -> None:
+        super().__init__()
         self._upstream_port = upstream_port
-        self.port = free_port()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._connections: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
         self._accepted = 0
 
     @property
@@ -163,24 +158,6 @@ class Wiretap(ClosesOnExit):
         bytes still on their way are lost, so this never waits on a client that is not
         reading (the caller's own, blocked in this call)."""
         self._call(self._end_connections(reset=True)).result(timeout=10)
-
-    def start(self) -> Wiretap:
-        self._thread.start()
-        self._call(self._listen()).result(timeout=10)
-        return self
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._call(self._shutdown()).result(timeout=10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._loop.close()
-
-    def __enter__(self) -> Wiretap:
-        return self.start()
-
-    def _call(self, coroutine: Coroutine[Any, Any, None]) -> Future[None]:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Final, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol, cast
 
 from botocore.exceptions import ClientError
 
@@ -275,36 +275,36 @@ class Bucket:
     ) -> CompletedPartTypeDef:
         """One UploadPart of a multipart upload created with ``ChecksumAlgorithm=CRC32``;
         the part as ``CompleteMultipartUpload`` lists it."""
-        client = await self.connection.client()
         checksum = await part_checksum(data)
-        timeout = self.connection.options.transfer_timeout(len(data))
-        async with self.connection.call("write", path, timeout):
-            reply = await client.upload_part(
-                Bucket=self.name,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=_body(data),
-                ChecksumCRC32=checksum,
-            )
-        return {"PartNumber": number, "ETag": reply.get("ETag", ""), "ChecksumCRC32": checksum}
+        part = await self._upload_part(
+            key, path, upload_id, number, len(data), Body=_body(data), ChecksumCRC32=checksum
+        )
+        return {**part, "ChecksumCRC32": checksum}
 
     async def put_part_stream(
         self, key: str, path: str, upload_id: str, number: int, body: StreamedBody
     ) -> CompletedPartTypeDef:
         """``put_part`` with a body sent as it is written (``stream``), its CRC32 in a trailer;
         the part's ``ChecksumCRC32`` when S3 echoes it. Failures as ``put_stream``."""
+        return await self._upload_part(
+            key,
+            path,
+            upload_id,
+            number,
+            len(body),
+            Body=cast("IO[bytes]", body),
+            ContentLength=len(body),
+            ChecksumAlgorithm="CRC32",
+        )
+
+    async def _upload_part(
+        self, key: str, path: str, upload_id: str, number: int, size: int, **body: Any
+    ) -> CompletedPartTypeDef:
         client = await self.connection.client()
-        timeout = self.connection.options.transfer_timeout(len(body))
+        timeout = self.connection.options.transfer_timeout(size)
         async with self.connection.call("write", path, timeout):
             reply = await client.upload_part(
-                Bucket=self.name,
-                Key=key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=cast("IO[bytes]", body),
-                ContentLength=len(body),
-                ChecksumAlgorithm="CRC32",
+                Bucket=self.name, Key=key, UploadId=upload_id, PartNumber=number, **body
             )
         part: CompletedPartTypeDef = {"PartNumber": number, "ETag": reply.get("ETag", "")}
         if reply.get("ChecksumCRC32"):
