@@ -82,18 +82,27 @@ async def test_a_short_direct_write_is_one_put(nodes: Node) -> None:
     assert await driver.get_content(BLOB) == b"small"
 
 
-async def test_an_aborted_direct_write_leaves_nothing(seaweedfs: SeaweedFS, nodes: Node) -> None:
-    driver = nodes()
-    writer = driver.direct_writer(BLOB)
-    await writer.write(payload(11 * MIB))
-    await writer.abort()
-    with pytest.raises(PathNotFoundError):
-        await driver.stat(BLOB)
-    client = await driver.connection.client()
-    listed = await client.list_multipart_uploads(
-        Bucket=driver.bucket.name, Prefix=driver.keys.prefix
-    )
-    assert not listed.get("Uploads")
+@pytest.mark.parametrize("announced", [False, True])
+async def test_an_aborted_direct_write_leaves_nothing(
+    seaweedfs: SeaweedFS, announced: bool
+) -> None:
+    """Parts sent whole, or streamed (the size told: 11 of 20 MiB written, the third part
+    on its way when the writer is aborted)."""
+    driver = S3Driver(seaweedfs.settings(new_prefix(), part_size=10 * MIB))
+    try:
+        writer = driver.direct_writer(BLOB, 20 * MIB if announced else None)
+        await writer.write(payload(11 * MIB))
+        await writer.abort()
+        with pytest.raises(PathNotFoundError):
+            await driver.stat(BLOB)
+        client = await driver.connection.client()
+        listed = await client.list_multipart_uploads(
+            Bucket=driver.bucket.name, Prefix=driver.keys.prefix
+        )
+        assert not listed.get("Uploads")
+        assert seaweedfs.keys(driver.keys.prefix) == {}
+    finally:
+        await driver.close()
 
 
 def _registry(driver: S3Driver) -> Registry:
