@@ -24,12 +24,20 @@ from bench.rawhttp import Connection, HttpError
 from bench.registry_client import CHUNK_BYTES
 from bench.report import Results
 
-__all__ = ["SeaweedCeiling"]
+__all__ = ["CHUNKED_PATTERN", "SeaweedCeiling", "ceiling_title"]
 
 KEY: Final = "bench-ceiling/blob"
 _PIECES: Final = "bench-ceiling/pieces/"
 _COPIES_AT_ONCE: Final = 8  # as Drift's multipart copies
 _EXPIRES: Final = 3600
+CHUNKED_PATTERN: Final = (
+    f"chunked push pattern ({CHUNK_BYTES >> 20} MiB PUTs in turn, then a server-side copy)"
+)
+
+
+def ceiling_title(name: str) -> str:
+    """The title of a SeaweedFS figure in ``Results.ceiling``."""
+    return f"SeaweedFS direct {name}, best round (MB/s)"
 
 
 def _presigned(client: Any, method: str, key: str = KEY) -> tuple[str, int, str]:
@@ -60,7 +68,7 @@ class SeaweedCeiling:
         self._results = results
 
     def _record(self, name: str, mb_per_s: float) -> None:
-        title = f"SeaweedFS direct {name}, best round (MB/s)"
+        title = ceiling_title(name)
         self._results.ceiling[title] = max(self._results.ceiling.get(title, 0.0), mb_per_s)
         log(f"SeaweedFS direct {name}: {mb_per_s:,.0f} MB/s")
 
@@ -70,11 +78,12 @@ class SeaweedCeiling:
         _put(self._put, blob.range(0, blob.size))
         self._record("PUT, presigned", blob.size / (time.perf_counter() - began) / 1e6)
 
-    def chunked(self, chunk: int = CHUNK_BYTES) -> None:
+    def chunked(self) -> None:
         """A chunked push without the registry: each chunk PUT as an object of its own, one
         after the other (a PATCH is answered once its bytes are stored), then one multipart
         upload copies them into a single object server-side (the digest, hence the blob's key,
         is known only at the end). The time of both is the ceiling of such a registry."""
+        chunk = CHUNK_BYTES
         blob = self._source.variant()
         pieces = [
             (f"{_PIECES}{start:016x}", start, min(start + chunk, blob.size))
@@ -88,10 +97,7 @@ class SeaweedCeiling:
         self._client.delete_objects(
             Bucket=BUCKET, Delete={"Objects": [{"Key": key} for key, _, _ in pieces]}
         )
-        self._record(
-            f"chunked push pattern ({chunk >> 20} MiB PUTs in turn, then a server-side copy)",
-            blob.size / seconds / 1e6,
-        )
+        self._record(CHUNKED_PATTERN, blob.size / seconds / 1e6)
 
     def _copy(self, sources: list[str], dest: str) -> None:
         upload = self._client.create_multipart_upload(Bucket=BUCKET, Key=dest)["UploadId"]

@@ -19,7 +19,7 @@ from bench.phases import PARALLEL_STREAMS, Endpoint, Workload, log
 from bench.registry_client import RegistryClient
 from bench.report import DRIFT, Results, Sample
 from bench.s3 import figures
-from bench.s3.ceiling import SeaweedCeiling
+from bench.s3.ceiling import CHUNKED_PATTERN, SeaweedCeiling, ceiling_title
 from bench.s3.memory import UPLOADS, measure_upload_memory
 from bench.s3.servers import Mode, S3Servers, start_s3_servers
 from bench.settings import Settings, parse_size
@@ -113,6 +113,17 @@ def _redirect_notes(results: Results, settings: Settings) -> list[str]:
     return notes
 
 
+def _chunked_shares(results: Results, settings: Settings) -> str:
+    """Each registry's chunked push as a share of SeaweedFS's chunked push pattern."""
+    pattern = results.ceiling.get(ceiling_title(CHUNKED_PATTERN))
+    shares = []
+    for name in settings.servers:
+        sample = results.picked(figures.PUSH_CHUNKED, name)
+        if pattern and sample is not None:
+            shares.append(f"{name} {sample.value / pattern:.0%}")
+    return f"push chunked, share of the chunked push pattern: {', '.join(shares) or '-'}"
+
+
 def print_s3(settings: Settings, results: Results, load_at_start: float) -> None:
     part_size = drift_part_size(settings)
     print(
@@ -126,6 +137,7 @@ def print_s3(settings: Settings, results: Results, load_at_start: float) -> None
         print(note)
     print("\nSeaweedFS alone (the ceiling of any registry on it):")
     print(results.ceiling_lines())
+    print(_chunked_shares(results, settings))
     load_at_end = os.getloadavg()[0]
     print(
         f"\nload average (1 min): {load_at_start:.2f} at the start, {load_at_end:.2f} at the end "
