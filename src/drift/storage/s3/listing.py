@@ -36,6 +36,9 @@ class ListPage:
     next_token: str | None  # NextContinuationToken when the listing goes on
 
 
+_REPEATED = frozenset({"Contents", "CommonPrefixes"})  # elements that come once per item
+
+
 def parse_list_page(document: bytes) -> ListPage:
     try:
         root = ET.fromstring(document)  # noqa: S314 - see the import
@@ -58,9 +61,6 @@ def parse_list_page(document: bytes) -> ListPage:
     return ListPage(objects, prefixes, token if truncated else None)
 
 
-_REPEATED = frozenset({"Contents", "CommonPrefixes"})
-
-
 def _listed(element: ET.Element, decode: _Decode) -> ListedObject:
     fields = {_name(child): _text(child) for child in element}
     try:
@@ -68,7 +68,9 @@ def _listed(element: ET.Element, decode: _Decode) -> ListedObject:
         size = int(fields["Size"])
         modified = _timestamp(fields["LastModified"])
     except (KeyError, ValueError) as exc:
-        raise ListingError(f"S3 listed an object without a usable {exc}") from None
+        raise ListingError(
+            f"S3 listed an object without a usable Key, Size or LastModified: {exc}"
+        ) from None
     return ListedObject(key, size, modified)
 
 
